@@ -1,0 +1,98 @@
+// Package rules decides, principal by principal, what is wrong with an account's IAM users.
+//
+// Each rule lives in its own file and is listed once in Registry. A rule's Check is the single
+// decision used both by the scan and by remediation: remediation re-reads a user live and calls
+// the same Check, so detection and remediation cannot disagree.
+package rules
+
+import (
+	"time"
+
+	"github.com/iamwarden/iamwarden/internal/inventory"
+)
+
+// Severity orders findings by urgency.
+type Severity string
+
+const (
+	SeverityCritical Severity = "critical"
+	SeverityHigh     Severity = "high"
+	SeverityMedium   Severity = "medium"
+	SeverityLow      Severity = "low"
+)
+
+// State says what a finding asks of the operator.
+type State string
+
+const (
+	// StateViolation: the rule is broken now.
+	StateViolation State = "violation"
+	// StatePending: the rule will be broken at Deadline unless the user acts (grace period).
+	StatePending State = "pending"
+	// StateExempt: the rule is broken but an unexpired exemption covers it.
+	StateExempt State = "exempt"
+)
+
+// Rule is one check. Check returns a Verdict per offending resource (the principal itself or one
+// access key); no verdict means the principal passes.
+type Rule struct {
+	ID       string
+	Title    string
+	Severity Severity
+	// Controls lists the AWS controls the rule maps to ("FSBP IAM.5", "CIS 1.10").
+	Controls []string
+	// Doc is the rule's page under docs/rules/.
+	Doc string
+	// Root says the rule judges only the root user; otherwise it judges only IAM users.
+	Root  bool
+	Check func(env Env, p *inventory.User) []Verdict
+}
+
+// Env is what a check may know besides the principal: the instant it judges at and the
+// configured thresholds. Time is never read from the system clock inside a rule.
+type Env struct {
+	AsOf       time.Time
+	Thresholds Thresholds
+}
+
+// Thresholds are the configurable numbers the rules use.
+type Thresholds struct {
+	// ConsoleMFAGrace is how long after a console password is set the user may go without MFA.
+	ConsoleMFAGrace time.Duration
+	// RootRecentlyUsedDays: root use within this many days is reported.
+	RootRecentlyUsedDays int
+	// PasswordUnusedDays: a password unused for this many days is stale (FSBP IAM.8: 90; IAM.22/CIS: 45).
+	PasswordUnusedDays int
+	// AccessKeyUnusedDays: an active key unused for this many days is stale.
+	AccessKeyUnusedDays int
+	// AccessKeyMaxAgeDays: an active key older than this must be rotated.
+	AccessKeyMaxAgeDays int
+}
+
+// DefaultThresholds are the documented defaults.
+func DefaultThresholds() Thresholds {
+	return Thresholds{
+		ConsoleMFAGrace:      24 * time.Hour,
+		RootRecentlyUsedDays: 1,
+		PasswordUnusedDays:   90,
+		AccessKeyUnusedDays:  90,
+		AccessKeyMaxAgeDays:  90,
+	}
+}
+
+// Verdict is a rule's decision about one resource of one principal.
+type Verdict struct {
+	// Resource is the access key (ID when known) for key rules; empty when the principal itself is
+	// at fault.
+	Resource string
+	// Key is the offending access key for key rules, so remediation acts on that exact key.
+	Key *inventory.AccessKey
+	// State is StateViolation or StatePending (exemptions are applied later).
+	State State
+	// Deadline is when a pending verdict becomes a violation.
+	Deadline time.Time
+	// Detail explains the decision in a sentence, with the numbers that drove it.
+	Detail string
+	// Evidence holds the inputs of the decision, for the JSON report.
+	Evidence map[string]any
+}
