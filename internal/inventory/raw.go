@@ -38,16 +38,16 @@ type AuthorizationDetails struct {
 
 // UserDetail is one entry of UserDetailList.
 type UserDetail struct {
-	Path                    string             `json:"Path"`
-	UserName                string             `json:"UserName"`
-	UserId                  string             `json:"UserId"`
-	Arn                     string             `json:"Arn"`
-	CreateDate              time.Time          `json:"CreateDate"`
-	UserPolicyList          []PolicyDetail     `json:"UserPolicyList,omitempty"`
-	GroupList               []string           `json:"GroupList"`
-	AttachedManagedPolicies []AttachedPolicy   `json:"AttachedManagedPolicies"`
-	PermissionsBoundary     *BoundaryDetail    `json:"PermissionsBoundary,omitempty"`
-	Tags                    []Tag              `json:"Tags,omitempty"`
+	Path                    string           `json:"Path"`
+	UserName                string           `json:"UserName"`
+	UserId                  string           `json:"UserId"`
+	Arn                     string           `json:"Arn"`
+	CreateDate              time.Time        `json:"CreateDate"`
+	UserPolicyList          []PolicyDetail   `json:"UserPolicyList,omitempty"`
+	GroupList               []string         `json:"GroupList"`
+	AttachedManagedPolicies []AttachedPolicy `json:"AttachedManagedPolicies"`
+	PermissionsBoundary     *BoundaryDetail  `json:"PermissionsBoundary,omitempty"`
+	Tags                    []Tag            `json:"Tags,omitempty"`
 }
 
 // GroupDetail is one entry of GroupDetailList.

@@ -34,9 +34,9 @@ type Snapshot struct {
 	Root  *User
 	Users []User
 
-	Groups   map[string]Group          // by group name
-	Policies map[string]ManagedPolicy  // managed policies by ARN
-	Summary  map[string]int32          // GetAccountSummary's SummaryMap
+	Groups   map[string]Group         // by group name
+	Policies map[string]ManagedPolicy // managed policies by ARN
+	Summary  map[string]int32         // GetAccountSummary's SummaryMap
 	// PasswordPolicy is nil when the account has none (NoSuchEntity).
 	PasswordPolicy *PasswordPolicy
 
@@ -80,10 +80,10 @@ type User struct {
 	IsRoot  bool
 	Created time.Time
 
-	Tags               map[string]string
-	Groups             []string
-	AttachedPolicies   []string // managed policy ARNs attached directly
-	InlinePolicies     []InlinePolicy
+	Tags                map[string]string
+	Groups              []string
+	AttachedPolicies    []string // managed policy ARNs attached directly
+	InlinePolicies      []InlinePolicy
 	PermissionsBoundary string // policy ARN, empty when none
 
 	Password   Password
@@ -213,4 +213,11 @@ type PasswordPolicy struct {
 	MaxPasswordAge             int32 `json:"MaxPasswordAge,omitempty"`
 	PasswordReusePrevention    int32 `json:"PasswordReusePrevention,omitempty"`
 	HardExpiry                 bool  `json:"HardExpiry,omitempty"`
+}
+
+// AccessKeyMeta is one entry of ListAccessKeys: what the credential report lacks (the key ID).
+type AccessKeyMeta struct {
+	ID      string
+	Active  bool
+	Created time.Time
 }
