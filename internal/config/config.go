@@ -1,0 +1,273 @@
+// Package config holds iamwarden's settings: which rules run, their thresholds and the
+// exemptions. One struct serves the CLI and the Lambda: Default, then Parse a file, then
+// environment overrides, then Validate.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/iamwarden/iamwarden/internal/rules"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Rules configures rules by ID; a rule not listed runs with its defaults.
+	Rules map[string]RuleConfig `yaml:"rules,omitempty" json:"rules,omitempty"`
+	// Exemptions exempt users from rules, with a reason and an expiry.
+	Exemptions []Exemption `yaml:"exemptions,omitempty" json:"exemptions,omitempty"`
+	// ExemptionParameter is the name of an SSM Parameter Store StringList of user names exempt
+	// from every rule (or from ExemptionParameterRules); empty means none is read.
+	ExemptionParameter      string   `yaml:"exemption_parameter,omitempty" json:"exemption_parameter,omitempty"`
+	ExemptionParameterRules []string `yaml:"exemption_parameter_rules,omitempty" json:"exemption_parameter_rules,omitempty"`
+}
+
+// RuleConfig tunes one rule. Nil fields keep the default.
+type RuleConfig struct {
+	Enabled *bool     `yaml:"enabled,omitempty" json:"enabled,omitempty"`
+	Days    *int      `yaml:"days,omitempty" json:"days,omitempty"`
+	Grace   *Duration `yaml:"grace,omitempty" json:"grace,omitempty"`
+}
+
+// Exemption exempts one user from some rules (all when Rules is empty) until a date.
+type Exemption struct {
+	User   string   `yaml:"user" json:"user"`
+	Rules  []string `yaml:"rules,omitempty" json:"rules,omitempty"`
+	Reason string   `yaml:"reason" json:"reason"`
+	Until  Date     `yaml:"until" json:"until"`
+}
+
+// Duration is a time.Duration written as "24h", "90m" or "3d".
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration parses Go durations plus a "d" (24h) unit: "24h", "3d", "1d12h".
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	neg := false
+	switch s[0] {
+	case '-':
+		neg, s = true, s[1:]
+	case '+':
+		s = s[1:]
+	}
+	var total time.Duration
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		days, err := strconv.Atoi(s[:i])
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 24h, 7d, 1d12h", s)
+		}
+		total = time.Duration(days) * 24 * time.Hour
+		s = s[i+1:]
+	}
+	if s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 24h, 7d, 1d12h", s)
+		}
+		total += d
+	}
+	if neg {
+		total = -total
+	}
+	return total, nil
+}
+
+// Date is a point in time written as a date (2027-06-30, meaning the end of that day UTC:
+// an exemption "until 2027-06-30" still holds on that day) or as RFC 3339.
+type Date struct{ time.Time }
+
+// ParseDate parses "2006-01-02" (end of that day, UTC) or an RFC 3339 timestamp.
+func ParseDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t.Add(24*time.Hour - time.Second), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid date %q: want YYYY-MM-DD or RFC 3339", s)
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+	t, err := ParseDate(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	d.Time = t
+	return nil
+}
+
+// Default is the configuration used when no file is given: every rule on, documented defaults.
+func Default() *Config {
+	return &Config{Rules: map[string]RuleConfig{}}
+}
+
+// Load reads the file at path (YAML or JSON) over the defaults, applies environment overrides
+// and validates. An empty path means defaults plus environment.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		defer f.Close()
+		if c, err = Parse(f); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	c.applyEnv(getenv)
+	if err := c.Validate(); err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Parse reads a configuration document. Unknown keys are errors: a misspelt threshold must not
+// silently fall back to its default.
+func Parse(r io.Reader) (*Config, error) {
+	c := Default()
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if c.Rules == nil {
+		c.Rules = map[string]RuleConfig{}
+	}
+	return c, nil
+}
+
+// applyEnv applies IAMWARDEN_EXEMPTION_PARAMETER, the one setting the Lambda needs from its
+// environment without a file.
+func (c *Config) applyEnv(getenv func(string) string) {
+	if getenv == nil {
+		return
+	}
+	if v := getenv("IAMWARDEN_EXEMPTION_PARAMETER"); v != "" {
+		c.ExemptionParameter = v
+	}
+}
+
+// Validate checks rule IDs, thresholds and exemptions, and reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	known := map[string]bool{}
+	for _, r := range rules.Registry() {
+		known[r.ID] = true
+	}
+	checkRule := func(where, id string) {
+		if !known[id] {
+			errs = append(errs, fmt.Errorf("%s: unknown rule %q (known: %s)", where, id, strings.Join(ruleIDs(), ", ")))
+		}
+	}
+	ids := make([]string, 0, len(c.Rules))
+	for id := range c.Rules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		rc := c.Rules[id]
+		checkRule("rules", id)
+		if rc.Days != nil {
+			if !slices.Contains(daysRules, id) {
+				errs = append(errs, fmt.Errorf("rules.%s.days: the rule has no day threshold", id))
+			} else if *rc.Days < 1 {
+				errs = append(errs, fmt.Errorf("rules.%s.days: must be at least 1, got %d", id, *rc.Days))
+			}
+		}
+		if rc.Grace != nil {
+			if id != "console-mfa-missing" {
+				errs = append(errs, fmt.Errorf("rules.%s.grace: only console-mfa-missing has a grace period", id))
+			} else if *rc.Grace < 0 {
+				errs = append(errs, fmt.Errorf("rules.%s.grace: must not be negative", id))
+			}
+		}
+	}
+	for i, e := range c.Exemptions {
+		where := fmt.Sprintf("exemptions[%d]", i)
+		if e.User == "" {
+			errs = append(errs, fmt.Errorf("%s.user: required", where))
+		}
+		if strings.TrimSpace(e.Reason) == "" {
+			errs = append(errs, fmt.Errorf("%s.reason: required: say why %q is exempt", where, e.User))
+		}
+		if e.Until.IsZero() {
+			errs = append(errs, fmt.Errorf("%s.until: required: every exemption expires (YYYY-MM-DD)", where))
+		}
+		for _, id := range e.Rules {
+			checkRule(where+".rules", id)
+		}
+	}
+	for _, id := range c.ExemptionParameterRules {
+		checkRule("exemption_parameter_rules", id)
+	}
+	return errors.Join(errs...)
+}
+
+// daysRules are the rules with a day threshold.
+var daysRules = []string{"root-recently-used", "password-unused", "access-key-unused", "access-key-not-rotated"}
+
+func ruleIDs() []string {
+	var ids []string
+	for _, r := range rules.Registry() {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// Thresholds returns the rule thresholds with the configured overrides applied.
+func (c *Config) Thresholds() rules.Thresholds {
+	t := rules.DefaultThresholds()
+	days := func(id string, dst *int) {
+		if rc, ok := c.Rules[id]; ok && rc.Days != nil {
+			*dst = *rc.Days
+		}
+	}
+	days("root-recently-used", &t.RootRecentlyUsedDays)
+	days("password-unused", &t.PasswordUnusedDays)
+	days("access-key-unused", &t.AccessKeyUnusedDays)
+	days("access-key-not-rotated", &t.AccessKeyMaxAgeDays)
+	if rc, ok := c.Rules["console-mfa-missing"]; ok && rc.Grace != nil {
+		t.ConsoleMFAGrace = time.Duration(*rc.Grace)
+	}
+	return t
+}
+
+// EnabledRules returns the registered rules the configuration leaves on, in registry order.
+func (c *Config) EnabledRules() []rules.Rule {
+	var out []rules.Rule
+	for _, r := range rules.Registry() {
+		if rc, ok := c.Rules[r.ID]; ok && rc.Enabled != nil && !*rc.Enabled {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

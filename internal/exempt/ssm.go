@@ -1,0 +1,48 @@
+package exempt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+)
+
+// ParameterAPI is the part of the SSM client the exemption list needs.
+type ParameterAPI interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// ErrParameterNotFound is returned (wrapped) when the exemption parameter does not exist. Callers
+// treat it as "no exemptions" but report it: a typo in the parameter name must not go unnoticed.
+var ErrParameterNotFound = errors.New("exemption parameter not found")
+
+// LoadParameter reads a StringList (or String) parameter of comma-separated user names.
+func LoadParameter(ctx context.Context, api ParameterAPI, name string) ([]string, error) {
+	out, err := api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		var nf *ssmtypes.ParameterNotFound
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("ssm:GetParameter %s: %w", name, ErrParameterNotFound)
+		}
+		return nil, fmt.Errorf("ssm:GetParameter %s: %w", name, err)
+	}
+	if out.Parameter == nil || out.Parameter.Value == nil {
+		return nil, nil
+	}
+	return ParseUserList(*out.Parameter.Value), nil
+}
+
+// ParseUserList splits a StringList value into user names, dropping blanks.
+func ParseUserList(v string) []string {
+	var users []string
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			users = append(users, u)
+		}
+	}
+	return users
+}

@@ -1,0 +1,170 @@
+// Package scan judges a snapshot of an account with the rules and produces a report.Result. It
+// is the one place the CLI and the Lambda call to audit an account.
+package scan
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/rules"
+)
+
+// Options says how to judge.
+type Options struct {
+	// AsOf is the instant to judge at; zero means the snapshot's read time.
+	AsOf       time.Time
+	Rules      []rules.Rule
+	Thresholds rules.Thresholds
+	Exempter   rules.Exempter
+	// Warnings are carried into the result (e.g. unusable exemption tags).
+	Warnings []inventory.Problem
+	// Now is the clock for GeneratedAt.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Live answers the per-user questions the credential report cannot. It is nil for exports, in
+// which case the report's own data is used and access keys are named by slot.
+type Live interface {
+	LoginProfileCreated(ctx context.Context, user string) (time.Time, bool, error)
+	AccessKeys(ctx context.Context, user string) ([]inventory.AccessKeyMeta, error)
+}
+
+// Run judges snap. Per-user lookups that fail make the result partial; they never turn into a
+// guess.
+func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live) (*report.Result, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	asOf := opts.AsOf
+	if asOf.IsZero() {
+		asOf = snap.ReadAt
+	}
+	if asOf.IsZero() {
+		return nil, fmt.Errorf("no instant to judge at: the data has no read time; pass --as-of")
+	}
+	env := rules.Env{AsOf: asOf, Thresholds: opts.Thresholds}
+	res := &report.Result{
+		AccountID:    snap.AccountID,
+		AccountAlias: snap.AccountAlias,
+		GeneratedAt:  opts.Now().UTC(),
+		AsOf:         asOf.UTC(),
+		DataReadAt:   snap.ReadAt.UTC(),
+		Source:       snap.Source,
+		Errors:       slices.Clone(snap.Problems),
+		Findings:     []rules.Finding{},
+	}
+	if !snap.ReportGeneratedAt.IsZero() {
+		t := snap.ReportGeneratedAt.UTC()
+		res.ReportAt = &t
+	}
+	if live != nil && ruleOn(opts.Rules, "console-mfa-missing") {
+		res.Errors = append(res.Errors, readGraceProfiles(ctx, snap, env, live, opts.Log)...)
+	}
+	res.Findings = evaluate(env, snap, opts)
+	if live != nil {
+		res.Errors = append(res.Errors, nameKeys(ctx, snap, res.Findings, live, opts.Log)...)
+		// Judge again so that details and finding IDs name the keys.
+		res.Findings = evaluate(env, snap, opts)
+	}
+	res.Partial = len(res.Errors) > 0
+	if res.Errors == nil {
+		res.Errors = []inventory.Problem{}
+	}
+	res.Warnings = append([]inventory.Problem{}, opts.Warnings...)
+	res.Count(len(snap.Users))
+	return res, nil
+}
+
+func evaluate(env rules.Env, snap *inventory.Snapshot, opts Options) []rules.Finding {
+	out := []rules.Finding{}
+	for _, p := range snap.Principals() {
+		out = append(out, rules.Evaluate(env, snap.AccountID, p, opts.Rules, opts.Exempter)...)
+	}
+	return out
+}
+
+func ruleOn(rs []rules.Rule, id string) bool {
+	return slices.ContainsFunc(rs, func(r rules.Rule) bool { return r.ID == id })
+}
+
+// readGraceProfiles reads the login profile creation time of console users without MFA whose
+// password was last set inside the grace window. For them the report alone cannot tell: a
+// password changed yesterday may belong to a login profile created a year ago.
+func readGraceProfiles(ctx context.Context, snap *inventory.Snapshot, env rules.Env, live Live, log *slog.Logger) []inventory.Problem {
+	var probs []inventory.Problem
+	for i := range snap.Users {
+		u := &snap.Users[i]
+		pw := u.Password
+		if !pw.Enabled || u.MFA.Active || pw.LastChanged.IsZero() || !pw.ProfileCreated.IsZero() {
+			continue
+		}
+		if env.AsOf.Sub(pw.LastChanged) >= env.Thresholds.ConsoleMFAGrace {
+			continue
+		}
+		created, ok, err := live.LoginProfileCreated(ctx, u.Name)
+		if err != nil {
+			u.Incomplete = true
+			probs = append(probs, inventory.Problem{Where: "iam:GetLoginProfile", Principal: u.Name, Message: err.Error()})
+			continue
+		}
+		if !ok {
+			// The password was removed after the report was generated.
+			log.Info("login profile gone since the credential report", "user", u.Name)
+			u.Password.Enabled = false
+			continue
+		}
+		u.Password.ProfileCreated = created
+	}
+	return probs
+}
+
+// nameKeys fills in the access key IDs of the users that have key findings: the credential
+// report only has slots. Each affected user's keys are listed once and matched to slots by
+// creation time.
+func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding, live Live, log *slog.Logger) []inventory.Problem {
+	need := map[string]bool{}
+	for _, f := range fs {
+		if f.Key != nil && f.Key.ID == "" && f.Principal != inventory.RootName {
+			need[f.Principal] = true // root's keys cannot be listed by an IAM principal
+		}
+	}
+	var probs []inventory.Problem
+	for i := range snap.Users {
+		u := &snap.Users[i]
+		if !need[u.Name] {
+			continue
+		}
+		metas, err := live.AccessKeys(ctx, u.Name)
+		if err != nil {
+			probs = append(probs, inventory.Problem{Where: "iam:ListAccessKeys", Principal: u.Name, Message: err.Error()})
+			continue
+		}
+		for j := range u.AccessKeys {
+			k := &u.AccessKeys[j]
+			if k.ID = matchKey(*k, metas); k.ID == "" {
+				log.Warn("access key from the credential report not found live", "user", u.Name, "slot", k.Slot)
+			}
+		}
+	}
+	return probs
+}
+
+// matchKey finds the live key created at the report slot's creation time (the report prints
+// seconds; the API may carry more precision).
+func matchKey(k inventory.AccessKey, metas []inventory.AccessKeyMeta) string {
+	for _, m := range metas {
+		if m.Created.Truncate(time.Second).Equal(k.Created.Truncate(time.Second)) {
+			return m.ID
+		}
+	}
+	return ""
+}
