@@ -1,0 +1,119 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamwarden/iamwarden/internal/config"
+	"github.com/iamwarden/iamwarden/internal/rules"
+)
+
+func TestLoadValid(t *testing.T) {
+	c, err := config.Load("testdata/valid.yaml", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := c.Thresholds()
+	want := rules.DefaultThresholds()
+	want.ConsoleMFAGrace = 72 * time.Hour
+	want.PasswordUnusedDays = 45
+	want.AccessKeyUnusedDays = 45
+	if th != want {
+		t.Errorf("thresholds = %+v, want %+v", th, want)
+	}
+	for _, r := range c.EnabledRules() {
+		if r.ID == "user-mfa-missing" {
+			t.Error("user-mfa-missing is disabled but enabled")
+		}
+	}
+	if got, all := len(c.EnabledRules()), len(rules.Registry()); got != all-1 {
+		t.Errorf("enabled %d rules, want %d", got, all-1)
+	}
+	if len(c.Exemptions) != 1 {
+		t.Fatalf("exemptions = %d", len(c.Exemptions))
+	}
+	e := c.Exemptions[0]
+	if wantUntil := time.Date(2027, 6, 30, 23, 59, 59, 0, time.UTC); !e.Until.Equal(wantUntil) {
+		t.Errorf("until = %v, want end of day %v", e.Until.Time, wantUntil)
+	}
+	if c.ExemptionParameter != "/iam-unused-user-cleanup/excluded-users" {
+		t.Errorf("parameter = %q", c.ExemptionParameter)
+	}
+}
+
+func TestLoadDefaultAndEnv(t *testing.T) {
+	c, err := config.Load("", func(k string) string {
+		if k == "IAMWARDEN_EXEMPTION_PARAMETER" {
+			return "/x/y"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Thresholds() != rules.DefaultThresholds() {
+		t.Error("defaults changed without a file")
+	}
+	if len(c.EnabledRules()) != len(rules.Registry()) {
+		t.Error("not every rule enabled by default")
+	}
+	if c.ExemptionParameter != "/x/y" {
+		t.Errorf("env override not applied: %q", c.ExemptionParameter)
+	}
+}
+
+// Every invalid file is rejected with an error that names the problem.
+func TestLoadInvalid(t *testing.T) {
+	cases := map[string]string{
+		"unknown-rule.yaml":           `unknown rule "console-mfa-mising"`,
+		"unknown-key.yaml":            "field day not found",
+		"bad-duration.yaml":           `invalid duration "one day"`,
+		"days-zero.yaml":              "rules.access-key-unused.days: must be at least 1",
+		"days-on-wrong-rule.yaml":     "rules.root-mfa-missing.days: the rule has no day threshold",
+		"grace-on-wrong-rule.yaml":    "only console-mfa-missing has a grace period",
+		"exemption-no-reason.yaml":    "exemptions[0].reason: required",
+		"exemption-no-until.yaml":     "exemptions[0].until: required",
+		"exemption-bad-date.yaml":     `invalid date "next year"`,
+		"exemption-unknown-rule.yaml": `unknown rule "mfa"`,
+		"not-yaml.yaml":               "config testdata/not-yaml.yaml",
+		"missing.yaml":                "no such file",
+	}
+	entries, _ := os.ReadDir("testdata")
+	for _, e := range entries {
+		if _, ok := cases[e.Name()]; !ok && e.Name() != "valid.yaml" {
+			t.Errorf("testdata/%s has no test case", e.Name())
+		}
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := config.Load(filepath.Join("testdata", name), nil)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not contain %q", err, want)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	cases := map[string]time.Duration{
+		"24h": 24 * time.Hour, "3d": 72 * time.Hour, "1d12h": 36 * time.Hour,
+		"+7d": 7 * 24 * time.Hour, "-30d": -30 * 24 * time.Hour, "90m": 90 * time.Minute,
+	}
+	for in, want := range cases {
+		got, err := config.ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "xd", "3days", "1.5d"} {
+		if _, err := config.ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}
