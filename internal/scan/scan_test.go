@@ -1,0 +1,198 @@
+package scan_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/rules"
+	"github.com/iamwarden/iamwarden/internal/scan"
+)
+
+var readAt = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+
+// fakeLive answers per-user lookups from maps and records which users were asked about.
+type fakeLive struct {
+	profiles map[string]time.Time
+	keys     map[string][]inventory.AccessKeyMeta
+	fail     map[string]bool
+	asked    []string
+}
+
+var _ scan.Live = (*fakeLive)(nil)
+
+func (f *fakeLive) LoginProfileCreated(_ context.Context, user string) (time.Time, bool, error) {
+	f.asked = append(f.asked, "profile:"+user)
+	if f.fail[user] {
+		return time.Time{}, false, errors.New("AccessDenied")
+	}
+	t, ok := f.profiles[user]
+	return t, ok, nil
+}
+
+func (f *fakeLive) AccessKeys(_ context.Context, user string) ([]inventory.AccessKeyMeta, error) {
+	f.asked = append(f.asked, "keys:"+user)
+	if f.fail[user] {
+		return nil, errors.New("AccessDenied")
+	}
+	return f.keys[user], nil
+}
+
+// graceRule stands in for console-mfa-missing: pending until SetAt+grace, then a violation.
+var graceRule = rules.Rule{ID: "console-mfa-missing", Title: "t", Severity: rules.SeverityHigh, Check: func(env rules.Env, p *inventory.User) []rules.Verdict {
+	if !p.Password.Enabled || p.MFA.Active {
+		return nil
+	}
+	deadline := p.Password.SetAt().Add(env.Thresholds.ConsoleMFAGrace)
+	if env.AsOf.Before(deadline) {
+		return []rules.Verdict{{State: rules.StatePending, Deadline: deadline}}
+	}
+	return []rules.Verdict{{State: rules.StateViolation}}
+}}
+
+// keyRule flags every active key and names it by Ref.
+var keyRule = rules.Rule{ID: "access-key-unused", Title: "t", Severity: rules.SeverityMedium, Check: func(_ rules.Env, p *inventory.User) []rules.Verdict {
+	var out []rules.Verdict
+	for i := range p.AccessKeys {
+		k := p.AccessKeys[i]
+		if k.Active {
+			out = append(out, rules.Verdict{State: rules.StateViolation, Resource: k.Ref(), Key: &k, Detail: "key " + k.Ref()})
+		}
+	}
+	return out
+}}
+
+func opts() scan.Options {
+	return scan.Options{Rules: []rules.Rule{graceRule, keyRule}, Thresholds: rules.DefaultThresholds(), Now: func() time.Time { return readAt }}
+}
+
+func TestGraceReadsLoginProfileOnlyWhenReportCannotDecide(t *testing.T) {
+	snap := &inventory.Snapshot{AccountID: "123456789012", ReadAt: readAt, Users: []inventory.User{
+		// Password changed 2h ago, but the login profile is a year old: a violation.
+		{Name: "changed", Password: inventory.Password{Enabled: true, LastChanged: readAt.Add(-2 * time.Hour)}},
+		// Password set 2h ago with a new profile: pending.
+		{Name: "new", Password: inventory.Password{Enabled: true, LastChanged: readAt.Add(-2 * time.Hour)}},
+		// Set 3 days ago: the report decides on its own, no call.
+		{Name: "old", Password: inventory.Password{Enabled: true, LastChanged: readAt.Add(-72 * time.Hour)}},
+		// Has MFA: no call.
+		{Name: "mfa", Password: inventory.Password{Enabled: true, LastChanged: readAt.Add(-time.Hour)}, MFA: inventory.MFA{Active: true}},
+		// Password removed since the report: no finding.
+		{Name: "gone", Password: inventory.Password{Enabled: true, LastChanged: readAt.Add(-time.Hour)}},
+	}}
+	live := &fakeLive{profiles: map[string]time.Time{
+		"changed": readAt.AddDate(-1, 0, 0),
+		"new":     readAt.Add(-2 * time.Hour),
+	}}
+	res, err := scan.Run(context.Background(), snap, opts(), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAsked := []string{"profile:changed", "profile:new", "profile:gone"}
+	if len(live.asked) != len(wantAsked) {
+		t.Fatalf("asked %v, want %v", live.asked, wantAsked)
+	}
+	for i := range wantAsked {
+		if live.asked[i] != wantAsked[i] {
+			t.Fatalf("asked %v, want %v", live.asked, wantAsked)
+		}
+	}
+	states := map[string]rules.State{}
+	for _, f := range res.Findings {
+		states[f.Principal] = f.State
+	}
+	want := map[string]rules.State{"changed": rules.StateViolation, "new": rules.StatePending, "old": rules.StateViolation}
+	if len(states) != len(want) {
+		t.Fatalf("findings %v, want %v", states, want)
+	}
+	for u, s := range want {
+		if states[u] != s {
+			t.Errorf("%s: state %q, want %q", u, states[u], s)
+		}
+	}
+	if res.Partial || res.Summary.Violations != 2 || res.Summary.Pending != 1 {
+		t.Errorf("partial %v summary %+v", res.Partial, res.Summary)
+	}
+}
+
+func TestKeysNamedByCreationTime(t *testing.T) {
+	k1 := readAt.AddDate(0, -6, 0)
+	k2 := readAt.AddDate(0, -1, 0)
+	snap := &inventory.Snapshot{AccountID: "123456789012", ReadAt: readAt, Users: []inventory.User{
+		{Name: "bot", AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, Created: k1},
+			{Slot: 2, Active: false, Created: k2},
+		}},
+		{Name: "quiet", AccessKeys: []inventory.AccessKey{{Slot: 1, Active: false, Created: k1}}},
+	}}
+	live := &fakeLive{keys: map[string][]inventory.AccessKeyMeta{
+		// Listed in another order, with sub-second precision.
+		"bot": {{ID: "AKIAB", Created: k2}, {ID: "AKIAA", Created: k1.Add(300 * time.Millisecond)}},
+	}}
+	res, err := scan.Run(context.Background(), snap, opts(), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+	f := res.Findings[0]
+	if f.Resource != "AKIAA" || f.ID != "123456789012/access-key-unused/bot/AKIAA" || f.Detail != "key AKIAA" || f.Key.ID != "AKIAA" {
+		t.Errorf("finding not named by key ID: %+v", f)
+	}
+	if len(live.asked) != 1 || live.asked[0] != "keys:bot" {
+		t.Errorf("asked %v, want only the user with a key finding", live.asked)
+	}
+}
+
+func TestFailedLookupsMakeThePartialResult(t *testing.T) {
+	snap := &inventory.Snapshot{AccountID: "123456789012", ReadAt: readAt, Users: []inventory.User{
+		{Name: "denied", Password: inventory.Password{Enabled: true, LastChanged: readAt.Add(-time.Hour)},
+			AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, Created: readAt.AddDate(-1, 0, 0)}}},
+	}}
+	live := &fakeLive{fail: map[string]bool{"denied": true}}
+	res, err := scan.Run(context.Background(), snap, opts(), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Partial || len(res.Errors) != 2 {
+		t.Fatalf("partial %v errors %+v", res.Partial, res.Errors)
+	}
+	if res.Errors[0].Where != "iam:GetLoginProfile" || res.Errors[1].Where != "iam:ListAccessKeys" || res.Errors[0].Principal != "denied" {
+		t.Errorf("errors %+v", res.Errors)
+	}
+	for _, f := range res.Findings {
+		if f.Rule == "access-key-unused" && f.Resource != "access_key_1" {
+			t.Errorf("unresolved key named %q, want its slot", f.Resource)
+		}
+	}
+	if res.ExitCode() != 3 {
+		t.Errorf("exit code %d, want 3", res.ExitCode())
+	}
+}
+
+func TestAsOfDefaultsToReadTime(t *testing.T) {
+	snap := &inventory.Snapshot{AccountID: "1", ReadAt: readAt, Users: []inventory.User{
+		{Name: "u", Password: inventory.Password{Enabled: true, LastChanged: readAt.Add(-time.Hour), ProfileCreated: readAt.Add(-time.Hour)}},
+	}}
+	res, err := scan.Run(context.Background(), snap, opts(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.AsOf.Equal(readAt) || res.Findings[0].State != rules.StatePending {
+		t.Fatalf("as of %v state %v", res.AsOf, res.Findings[0].State)
+	}
+	o := opts()
+	o.AsOf = readAt.Add(48 * time.Hour)
+	res, err = scan.Run(context.Background(), snap, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Findings[0].State != rules.StateViolation || res.ExitCode() != 1 {
+		t.Fatalf("as of +48h: state %v exit %d", res.Findings[0].State, res.ExitCode())
+	}
+	if _, err := scan.Run(context.Background(), &inventory.Snapshot{}, opts(), nil); err == nil {
+		t.Error("no read time and no as-of accepted")
+	}
+}
