@@ -1,0 +1,73 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/iamwarden/iamwarden/internal/inventory"
+)
+
+func accessKeyUnused() Rule {
+	return Rule{
+		ID:       "access-key-unused",
+		Title:    "Access key unused",
+		Severity: SeverityMedium,
+		Controls: []string{"FSBP IAM.8", "Security Hub IAM.22", "CIS v5.0.0 1.11", "CIS v3.0.0 1.12"},
+		Doc:      "docs/rules/access-key-unused.md",
+		Check:    checkAccessKeyUnused,
+	}
+}
+
+// checkAccessKeyUnused: one verdict per active access key last used Thresholds.AccessKeyUnusedDays
+// days or more before AsOf or, when never used, created that long ago.
+func checkAccessKeyUnused(env Env, p *inventory.User) []Verdict {
+	if p.IsRoot {
+		return nil
+	}
+	n := env.Thresholds.AccessKeyUnusedDays
+	var out []Verdict
+	for _, k := range p.AccessKeys {
+		if !existedAt(env.AsOf, k) {
+			continue
+		}
+		key := k
+		ev := map[string]any{
+			"access_key_slot": key.Slot,
+			"last_used":       nil,
+			"created":         stamp(key.Created),
+			"threshold_days":  n,
+			"age_days":        nil,
+		}
+		var detail string
+		switch {
+		case !key.LastUsed.IsZero():
+			if !atLeastDaysBefore(env.AsOf, key.LastUsed, n) {
+				continue // used recently, or used after AsOf (so not provably unused at AsOf)
+			}
+			age := ageDays(env.AsOf, key.LastUsed)
+			ev["last_used"] = stamp(key.LastUsed)
+			ev["age_days"] = age
+			detail = fmt.Sprintf("%s was last used %s ago (%s), threshold %s",
+				keyName(key), plural(age, "day"), date(key.LastUsed), plural(n, "day"))
+		case p.Incomplete:
+			continue // "never used" may be a value that could not be read
+		case key.Created.IsZero():
+			detail = fmt.Sprintf("%s was never used and its creation time is unknown, threshold %s",
+				keyName(key), plural(n, "day"))
+		case atLeastDaysBefore(env.AsOf, key.Created, n):
+			age := ageDays(env.AsOf, key.Created)
+			ev["age_days"] = age
+			detail = fmt.Sprintf("%s was never used and was created %s ago (%s), threshold %s",
+				keyName(key), plural(age, "day"), date(key.Created), plural(n, "day"))
+		default:
+			continue
+		}
+		out = append(out, Verdict{
+			Resource: key.Ref(),
+			Key:      &key,
+			State:    StateViolation,
+			Detail:   detail,
+			Evidence: ev,
+		})
+	}
+	return out
+}
