@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -138,7 +140,7 @@ func joinDetails(s *Snapshot, ad *AuthorizationDetails, where, reportName string
 	for _, m := range ad.Policies {
 		mp := ManagedPolicy{Name: m.PolicyName, ARN: m.Arn}
 		if v, ok := defaultVersion(m); ok {
-			doc, err := DecodePolicyDocument(string(v.Document))
+			doc, err := decodeDocument(v.Document)
 			if err != nil {
 				probs = append(probs, Problem{Where: where, Message: fmt.Sprintf("policy %s version %s: %v", m.Arn, v.VersionId, err)})
 			}
@@ -193,13 +195,30 @@ func inlinePolicies(ps []PolicyDetail) ([]InlinePolicy, error) {
 	out := make([]InlinePolicy, len(ps))
 	var errs []error
 	for i, p := range ps {
-		doc, err := DecodePolicyDocument(string(p.PolicyDocument))
+		doc, err := decodeDocument(p.PolicyDocument)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("inline policy %s: %w", p.PolicyName, err))
 		}
 		out[i] = InlinePolicy{Name: p.PolicyName, Document: doc}
 	}
 	return out, errors.Join(errs...)
+}
+
+// decodeDocument turns a document as read (URL-encoded or not) into compact JSON, so that live
+// reads and exports give the same text.
+func decodeDocument(d PolicyDocument) (string, error) {
+	if d == "" {
+		return "", nil
+	}
+	doc, err := DecodePolicyDocument(string(d))
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(doc)); err != nil {
+		return "", fmt.Errorf("policy document is not valid JSON: %w", err)
+	}
+	return buf.String(), nil
 }
 
 // defaultVersion finds a managed policy's default version: the one flagged IsDefaultVersion, or

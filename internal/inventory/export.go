@@ -342,15 +342,24 @@ func position(data []byte, offset int64) (line, col int) {
 	return line, col
 }
 
-// normalizeDetails puts every time of the authorization details in UTC.
+// normalizeDetails puts every time of the authorization details in UTC and every policy document
+// in compact JSON, so that what ReadExport returns does not depend on how the file was indented.
+//
+// Lists that are left out of the file when empty are nil when empty, so that writing and reading
+// again gives the same value.
 func normalizeDetails(ad *AuthorizationDetails) {
 	for i := range ad.UserDetailList {
 		u := &ad.UserDetailList[i]
 		u.CreateDate = u.CreateDate.UTC()
+		compactPolicies(u.UserPolicyList)
+		u.UserPolicyList = nilIfEmpty(u.UserPolicyList)
+		u.Tags = nilIfEmpty(u.Tags)
 	}
+	ad.RoleDetailList = nilIfEmpty(ad.RoleDetailList)
 	for i := range ad.GroupDetailList {
 		g := &ad.GroupDetailList[i]
 		g.CreateDate = g.CreateDate.UTC()
+		compactPolicies(g.GroupPolicyList)
 	}
 	for i := range ad.Policies {
 		p := &ad.Policies[i]
@@ -359,8 +368,24 @@ func normalizeDetails(ad *AuthorizationDetails) {
 		for j := range p.PolicyVersionList {
 			v := &p.PolicyVersionList[j]
 			v.CreateDate = v.CreateDate.UTC()
+			v.Document = compactDocument(v.Document)
 		}
 	}
+}
+
+func compactPolicies(ps []PolicyDetail) {
+	for i := range ps {
+		ps[i].PolicyDocument = compactDocument(ps[i].PolicyDocument)
+	}
+}
+
+// compactDocument compacts a decoded document; PolicyDocument's decoding guarantees valid JSON.
+func compactDocument(d PolicyDocument) PolicyDocument {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(d)); err != nil {
+		return d
+	}
+	return PolicyDocument(buf.String())
 }
 
 // WriteExport writes raw to dir in the files ReadExport reads, as the AWS CLI would print them,
@@ -443,6 +468,13 @@ func rfc3339(t time.Time) string {
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
+	}
+	return s
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
 	}
 	return s
 }
