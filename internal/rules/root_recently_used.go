@@ -48,8 +48,8 @@ func checkRootRecentlyUsed(env Env, p *inventory.User) []Verdict {
 	age := ageDays(env.AsOf, last)
 	return []Verdict{{
 		State: StateViolation,
-		Detail: fmt.Sprintf("the root user's %s was used %s (%s ago), within the %s threshold",
-			by, instant(last), plural(age, "day"), plural(n, "day")),
+		Detail: fmt.Sprintf("the root user's %s was used %s (%s ago), within the %d-day threshold",
+			by, instant(last), plural(age, "day"), n),
 		Evidence: map[string]any{
 			"last_used":          stamp(last),
 			"used_by":            by,
