@@ -217,7 +217,7 @@ func TestAssembleRaw(t *testing.T) {
 				AccountID: "111122223333", Source: inventory.SourceLive, CredentialReport: report, ReportName: "iam:GetCredentialReport",
 				Authorization: details, Problems: []inventory.Problem{carried},
 				VirtualMFADevices: []inventory.VirtualMFADevice{
-					{SerialNumber: "arn:aws:iam::111122223333:mfa/a", User: &inventory.MFAUser{UserName: "alice", Arn: "arn:aws:iam::111122223333:user/alice"}},
+					{SerialNumber: "arn:aws:iam::111122223333:mfa/a", User: &inventory.MFAUser{UserName: "alice"}}, // matched by name
 					{SerialNumber: "arn:aws:iam::111122223333:mfa/unassigned"},
 				},
 				Aliases: []string{"first", "second"},
