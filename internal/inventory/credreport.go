@@ -109,18 +109,20 @@ func ParseCredentialReport(data []byte, name string) (root *User, users []User, 
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
-		var pe *csv.ParseError
-		if err != nil && !errors.Is(err, csv.ErrFieldCount) {
+		if err != nil {
+			// Broken quoting: the reader resumes at the next line.
+			where := name
+			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				line = pe.Line
+				where = fmt.Sprintf("%s:%d", name, pe.StartLine)
 			}
 			problems = append(problems, Problem{
-				Where:   fmt.Sprintf("%s:%d", name, line),
+				Where:   where,
 				Message: fmt.Sprintf("row skipped: %v", err),
 			})
 			continue
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // a blank line
 		}

@@ -289,3 +289,18 @@ func TestParseCredentialReportOptionalColumns(t *testing.T) {
 		t.Errorf("times not in UTC: %v", pw.LastChanged.Location())
 	}
 }
+
+func TestParseCredentialReportBrokenQuoting(t *testing.T) {
+	good := "zed,arn:aws:iam::111122223333:user/zed,2021-02-03T04:05:06+00:00,false,N/A,N/A,N/A,true,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+	data := reportHeader + "\n" + `bad"quote,arn:aws:iam::111122223333:user/x` + "\n" + good + "\n"
+	_, users, probs, err := inventory.ParseCredentialReport([]byte(data), "r.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 1 || users[0].Name != "zed" || users[0].Incomplete {
+		t.Errorf("users %+v, want zed read after the broken row", users)
+	}
+	if len(probs) != 1 || probs[0].Where != "r.csv:2" || !strings.Contains(probs[0].Message, "row skipped") {
+		t.Errorf("problems %+v", probs)
+	}
+}
