@@ -65,11 +65,8 @@ func Assemble(raw Raw) (*Snapshot, error) {
 		if !slices.ContainsFunc(s.Problems, func(p Problem) bool { return p.Where == where }) {
 			s.Problems = append(s.Problems, Problem{Where: where, Message: "authorization details not read: groups, policies and tags (exemptions) unknown"})
 		}
-		for _, p := range s.Principals() {
-			if !p.IsRoot {
-				p.Incomplete = true
-			}
-		}
+		// The credentials come from the report and are still judged; the result is partial
+		// because tags (exemptions), groups and policies are unknown.
 	} else {
 		s.Problems = append(s.Problems, joinDetails(s, raw.Authorization, where, name)...)
 	}
@@ -102,7 +99,7 @@ func joinDetails(s *Snapshot, ad *AuthorizationDetails, where, reportName string
 		inReport[u.Name] = true
 		j, ok := byName[u.Name]
 		if !ok {
-			u.Incomplete = true
+			// Credentials are known from the report; only tags, groups and policies are not.
 			probs = append(probs, Problem{Where: where, Principal: u.Name, Message: fmt.Sprintf(
 				"user %q is in the credential report but not in the authorization details (deleted after the report was generated?): groups, policies and tags unknown", u.Name)})
 			continue
