@@ -45,6 +45,7 @@ func Write(w io.Writer, r *Result, f Format) error {
 func WriteJSON(w io.Writer, r *Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "<root_account>" stays readable
 	return enc.Encode(r)
 }
 

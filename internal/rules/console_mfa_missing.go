@@ -28,6 +28,9 @@ func checkConsoleMFAMissing(env Env, p *inventory.User) []Verdict {
 		// "No MFA" or the time the password was set may be what could not be read.
 		return nil
 	}
+	if pc := p.Password.ProfileCreated; !pc.IsZero() && pc.After(env.AsOf) {
+		return nil // judged as of a time before console access was granted
+	}
 	grace := env.Thresholds.ConsoleMFAGrace
 	setAt := p.Password.SetAt()
 	source := "password_last_changed"

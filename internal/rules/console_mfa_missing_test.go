@@ -98,3 +98,12 @@ func TestConsoleMFAMissing(t *testing.T) {
 		{name: "root is not an IAM user", user: inventory.User{IsRoot: true, Password: inventory.Password{Enabled: true, LastChanged: daysAgo(400)}}},
 	})
 }
+
+func TestConsoleMFAMissingBeforeProfileCreated(t *testing.T) {
+	asOf := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	u := &inventory.User{Name: "new", Password: inventory.Password{Enabled: true, LastChanged: asOf.Add(time.Hour), ProfileCreated: asOf.Add(time.Hour)}}
+	r, _ := rules.Lookup("console-mfa-missing")
+	if v := r.Check(rules.Env{AsOf: asOf, Thresholds: rules.DefaultThresholds()}, u); len(v) != 0 {
+		t.Errorf("judged a login profile created after the instant judged: %+v", v)
+	}
+}

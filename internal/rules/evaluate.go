@@ -11,6 +11,9 @@ import (
 // scan and remediation. ex may be nil.
 func Evaluate(env Env, accountID string, p *inventory.User, rules []Rule, ex Exempter) []Finding {
 	var out []Finding
+	if !p.Created.IsZero() && p.Created.After(env.AsOf) {
+		return nil // the principal did not exist at the instant judged
+	}
 	for _, r := range rules {
 		if r.Root != p.IsRoot {
 			continue

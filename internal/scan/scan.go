@@ -55,7 +55,7 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 	res := &report.Result{
 		AccountID:    snap.AccountID,
 		AccountAlias: snap.AccountAlias,
-		GeneratedAt:  opts.Now().UTC(),
+		GeneratedAt:  opts.Now().UTC().Truncate(time.Second),
 		AsOf:         asOf.UTC(),
 		DataReadAt:   snap.ReadAt.UTC(),
 		Source:       snap.Source,

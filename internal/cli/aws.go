@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/iamwarden/iamwarden/internal/awsapi"
+	"github.com/iamwarden/iamwarden/internal/inventory"
+)
+
+// awsClients are the AWS clients of one account, sharing a call counter.
+type awsClients struct {
+	counter *awsapi.Counter
+	iam     *iam.Client
+	sts     *sts.Client
+	ssm     *ssm.Client
+}
+
+// connect builds the clients from the SDK's default configuration chain (profiles, SSO,
+// environment, AWS_ENDPOINT_URL) and the --profile/--region flags.
+func connect(ctx context.Context, g *globals) (*awsClients, error) {
+	cfg, err := g.awsCfg(ctx, g.profile, g.region)
+	if err != nil {
+		return nil, usageError{err: fmt.Errorf("aws configuration: %w", err), hint: "check --profile, AWS_PROFILE or run 'aws configure'"}
+	}
+	c := &awsClients{counter: awsapi.NewCounter()}
+	c.counter.Attach(&cfg)
+	c.iam = iam.NewFromConfig(cfg)
+	c.sts = sts.NewFromConfig(cfg)
+	c.ssm = ssm.NewFromConfig(cfg)
+	return c, nil
+}
+
+func (c *awsClients) loader(g *globals) *inventory.Loader {
+	return inventory.NewLoader(c.iam, c.sts, inventory.LoaderOptions{Now: g.now, Log: g.log})
+}
+
+// awsFailure turns an AWS error into a user-facing one with a hint for the usual causes.
+func awsFailure(err error) error {
+	if hint := awsapi.Hint(err); hint != "" {
+		return usageError{err: err, hint: hint}
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ue
+	}
+	return err
+}
+
+func printStats(w io.Writer, calls map[string]int) {
+	ops := make([]string, 0, len(calls))
+	total := 0
+	for op, n := range calls {
+		ops = append(ops, op)
+		total += n
+	}
+	sort.Strings(ops)
+	fmt.Fprintf(w, "AWS API calls: %d\n", total)
+	for _, op := range ops {
+		fmt.Fprintf(w, "  %-45s %d\n", op, calls[op])
+	}
+}
