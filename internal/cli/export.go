@@ -36,9 +36,13 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 	if err != nil {
 		return err
 	}
-	raw, err := a.loader(g).Load(ctx)
+	loader := a.loader(g)
+	raw, err := loader.Load(ctx)
 	if err != nil {
 		return awsFailure(err)
+	}
+	if err := listAccessKeys(ctx, loader, &raw); err != nil {
+		return err
 	}
 	if err := inventory.WriteExport(in.Dir, raw); err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -49,6 +53,33 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 	}
 	if len(raw.Problems) > 0 {
 		return exitError{code: 3}
+	}
+	return nil
+}
+
+// listAccessKeys adds the IDs of every access key in the report to raw, one ListAccessKeys call
+// per user with keys, so that an offline scan names keys exactly as a live one does.
+func listAccessKeys(ctx context.Context, loader *inventory.Loader, raw *inventory.Raw) error {
+	_, users, _, err := inventory.ParseCredentialReport(raw.CredentialReport, raw.ReportName)
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	for _, u := range users {
+		if len(u.AccessKeys) == 0 {
+			continue
+		}
+		metas, err := loader.AccessKeys(ctx, u.Name)
+		if err != nil {
+			raw.Problems = append(raw.Problems, inventory.Problem{Where: "iam:ListAccessKeys", Principal: u.Name, Message: err.Error()})
+			continue
+		}
+		for _, m := range metas {
+			status := "Inactive"
+			if m.Active {
+				status = "Active"
+			}
+			raw.AccessKeys = append(raw.AccessKeys, inventory.AccessKeyRecord{UserName: u.Name, AccessKeyId: m.ID, Status: status, CreateDate: m.Created.UTC()})
+		}
 	}
 	return nil
 }

@@ -71,6 +71,7 @@ func Assemble(raw Raw) (*Snapshot, error) {
 		s.Problems = append(s.Problems, joinDetails(s, raw.Authorization, where, name)...)
 	}
 	attachVirtualMFA(s, raw.VirtualMFADevices)
+	nameAccessKeys(s, raw.AccessKeys)
 
 	if err := setAccountID(s, raw.Authorization); err != nil {
 		return nil, err
@@ -321,4 +322,35 @@ func utc(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// nameAccessKeys gives report keys their IDs from ListAccessKeys answers, matching each user's
+// keys by creation time (the report prints seconds).
+func nameAccessKeys(s *Snapshot, recs []AccessKeyRecord) {
+	if len(recs) == 0 {
+		return
+	}
+	byUser := map[string][]AccessKeyMeta{}
+	for _, r := range recs {
+		byUser[r.UserName] = append(byUser[r.UserName], AccessKeyMeta{ID: r.AccessKeyId, Active: r.Status == "Active", Created: r.CreateDate})
+	}
+	for i := range s.Users {
+		u := &s.Users[i]
+		for j := range u.AccessKeys {
+			if id := MatchAccessKey(u.AccessKeys[j], byUser[u.Name]); id != "" {
+				u.AccessKeys[j].ID = id
+			}
+		}
+	}
+}
+
+// MatchAccessKey returns the ID of the listed key created at the same second as the report's key
+// k, or "" when none is.
+func MatchAccessKey(k AccessKey, metas []AccessKeyMeta) string {
+	for _, m := range metas {
+		if m.Created.Truncate(time.Second).Equal(k.Created.Truncate(time.Second)) {
+			return m.ID
+		}
+	}
+	return ""
 }

@@ -287,3 +287,20 @@ func TestAssembleRaw(t *testing.T) {
 		})
 	}
 }
+
+func TestAssembleNamesAccessKeys(t *testing.T) {
+	report := []byte("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n" +
+		"bot,arn:aws:iam::111122223333:user/bot,2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2024-02-01T00:00:00+00:00,N/A,N/A,N/A,false,2024-03-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A\n")
+	s, err := inventory.Assemble(inventory.Raw{CredentialReport: report, AccessKeys: []inventory.AccessKeyRecord{
+		{UserName: "bot", AccessKeyId: "AKIASECOND", Status: "Inactive", CreateDate: ts("2024-03-01T00:00:00.25Z")},
+		{UserName: "bot", AccessKeyId: "AKIAFIRST", Status: "Active", CreateDate: ts("2024-02-01T00:00:00Z")},
+		{UserName: "other", AccessKeyId: "AKIAOTHER", Status: "Active", CreateDate: ts("2024-03-01T00:00:00Z")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := s.Users[0].AccessKeys
+	if len(keys) != 2 || keys[0].ID != "AKIAFIRST" || keys[1].ID != "AKIASECOND" {
+		t.Errorf("keys %+v", keys)
+	}
+}

@@ -24,6 +24,7 @@ const (
 	FilePasswordPolicy       = "password-policy.json"
 	FileAccountAliases       = "account-aliases.json"
 	FileAccountSummary       = "account-summary.json"
+	FileAccessKeys           = "access-keys.json"
 	FileManifest             = "manifest.json"
 )
 
@@ -73,6 +74,10 @@ type passwordPolicyFile struct {
 
 type aliasesFile struct {
 	AccountAliases []string `json:"AccountAliases"`
+}
+
+type accessKeysFile struct {
+	AccessKeyMetadata []AccessKeyRecord `json:"AccessKeyMetadata"`
 }
 
 type summaryFile struct {
@@ -165,6 +170,15 @@ func ReadExport(dir string) (Raw, error) {
 	}
 	if len(sum.SummaryMap) > 0 {
 		raw.Summary = sum.SummaryMap
+	}
+
+	var keys accessKeysFile
+	if _, err := readPaginatedJSON(dir, FileAccessKeys, &keys); err != nil {
+		return raw, err
+	}
+	for _, k := range keys.AccessKeyMetadata {
+		k.CreateDate = k.CreateDate.UTC()
+		raw.AccessKeys = append(raw.AccessKeys, k)
 	}
 	return raw, nil
 }
@@ -410,6 +424,7 @@ func WriteExport(dir string, raw Raw) error {
 		{FilePasswordPolicy, passwordPolicyFile{PasswordPolicy: raw.PasswordPolicy}},
 		{FileAccountAliases, aliasesFile{AccountAliases: nonNil(raw.Aliases)}},
 		{FileAccountSummary, summaryFile{SummaryMap: nonNilMap(raw.Summary)}},
+		{FileAccessKeys, accessKeysFile{AccessKeyMetadata: nonNil(raw.AccessKeys)}},
 		{FileManifest, Manifest{
 			AccountID:         raw.AccountID,
 			ReadAt:            rfc3339(raw.ReadAt),

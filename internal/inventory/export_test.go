@@ -312,6 +312,7 @@ func TestWriteExportRoundTrip(t *testing.T) {
 			raw.ReadAt = ts("2024-05-06T10:11:12.345678901Z")
 			raw.ReportGeneratedAt = ts("2024-05-06T07:08:09Z")
 			raw.Problems = append(raw.Problems, inventory.Problem{Where: "iam:ListAccountAliases", Message: "access denied"})
+			raw.AccessKeys = []inventory.AccessKeyRecord{{UserName: "alice", AccessKeyId: "AKIAEXAMPLEALICE0001", Status: "Active", CreateDate: ts("2024-01-02T03:04:05.5Z")}}
 
 			dir := filepath.Join(t.TempDir(), "export")
 			if err := inventory.WriteExport(dir, raw); err != nil {
@@ -341,8 +342,8 @@ func TestWriteExportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(entries) != 7 {
-				t.Errorf("wrote %d files, want 7", len(entries))
+			if len(entries) != 8 {
+				t.Errorf("wrote %d files, want 8", len(entries))
 			}
 			for _, e := range entries {
 				a, _ := os.ReadFile(filepath.Join(dir, e.Name()))

@@ -21,6 +21,9 @@ type Raw struct {
 	PasswordPolicy    *PasswordPolicy
 	Aliases           []string
 	Summary           map[string]int32
+	// AccessKeys lists access keys with their IDs (ListAccessKeys), for the users whose keys were
+	// listed; the credential report numbers keys 1 and 2 but does not name them.
+	AccessKeys []AccessKeyRecord
 
 	// Problems collects what could not be read while gathering the answers.
 	Problems []Problem
@@ -125,4 +128,12 @@ type MFAUser struct {
 	UserName string `json:"UserName,omitempty"`
 	UserId   string `json:"UserId,omitempty"`
 	Arn      string `json:"Arn"`
+}
+
+// AccessKeyRecord is one entry of ListAccessKeys' AccessKeyMetadata.
+type AccessKeyRecord struct {
+	UserName    string    `json:"UserName"`
+	AccessKeyId string    `json:"AccessKeyId"`
+	Status      string    `json:"Status"`
+	CreateDate  time.Time `json:"CreateDate"`
 }

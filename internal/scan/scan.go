@@ -150,21 +150,10 @@ func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding,
 		}
 		for j := range u.AccessKeys {
 			k := &u.AccessKeys[j]
-			if k.ID = matchKey(*k, metas); k.ID == "" {
+			if k.ID = inventory.MatchAccessKey(*k, metas); k.ID == "" {
 				log.Warn("access key from the credential report not found live", "user", u.Name, "slot", k.Slot)
 			}
 		}
 	}
 	return probs
-}
-
-// matchKey finds the live key created at the report slot's creation time (the report prints
-// seconds; the API may carry more precision).
-func matchKey(k inventory.AccessKey, metas []inventory.AccessKeyMeta) string {
-	for _, m := range metas {
-		if m.Created.Truncate(time.Second).Equal(k.Created.Truncate(time.Second)) {
-			return m.ID
-		}
-	}
-	return ""
 }
