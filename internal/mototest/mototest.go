@@ -463,7 +463,8 @@ type ReportSpec struct {
 	// to finish a report: the last of them answers COMPLETE, those before INPROGRESS, and until
 	// then GetCredentialReport answers ReportInProgress. Zero finishes the report at once.
 	Polls int
-	// Expired makes GetCredentialReport answer ReportExpired until the next generation.
+	// Expired makes the next GetCredentialReport answer ReportExpired and drop the report, as
+	// when a report ages out between generation and reading; the next generation starts anew.
 	Expired bool
 	// Discard forgets the current report: GetCredentialReport answers ReportNotPresent.
 	Discard bool

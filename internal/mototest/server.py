@@ -235,9 +235,8 @@ def generate_credential_report(self):
             st["generated"] = utcnow().replace(microsecond=0)
             return ActionResult({"State": "COMPLETE"})
         return ActionResult({"State": "INPROGRESS"})
-    if st["generated"] is not None and not st["expired"]:
+    if st["generated"] is not None:
         return ActionResult({"State": "COMPLETE"})
-    st["expired"] = False
     if st["polls"] > 0:
         st["in_progress"] = True
         st["pending"] = st["polls"]
@@ -251,6 +250,10 @@ def generate_credential_report(self):
 def get_credential_report(self):
     st = report_state(self.backend)
     if st["expired"]:
+        # The report aged out between GenerateCredentialReport and this call: it is gone, and
+        # the next generation starts a new one.
+        st["expired"] = False
+        st["generated"] = None
         raise ReportExpired("The credential report is expired.")
     if st["in_progress"]:
         raise ReportInProgress("The credential report is being generated.")
