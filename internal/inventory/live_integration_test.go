@@ -372,3 +372,32 @@ func TestLiveLoadSurvivesThrottling(t *testing.T) {
 		t.Errorf("operations %v", ops)
 	}
 }
+
+// BenchmarkLiveLoad10k loads an account of 10,000 users (half with virtual MFA) from moto and
+// reports the API calls per load, which must stay within the scan's budget.
+func BenchmarkLiveLoad10k(b *testing.B) {
+	const users = 10000
+	srv := mototest.Shared(b)
+	srv.SeedUsers(mototest.SeedSpec{Count: users, PasswordEvery: 2, Keys: 1, MFAEvery: 2, Group: "staff"})
+	cfg := srv.Config(context.Background())
+	counter := awsapi.NewCounter()
+	counter.Attach(&cfg)
+	loader := inventory.NewLoader(iam.NewFromConfig(cfg), sts.NewFromConfig(cfg), inventory.LoaderOptions{
+		Sleep: (&recordedSleep{}).sleep,
+	})
+	b.ResetTimer()
+	for b.Loop() {
+		raw, err := loader.Load(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(raw.Authorization.UserDetailList); n != users {
+			b.Fatalf("%d users read, want %d", n, users)
+		}
+	}
+	calls := float64(counter.Total()) / float64(b.N)
+	if calls > 30 {
+		b.Fatalf("%.1f calls per load, budget 30: %v", calls, counter.Snapshot())
+	}
+	b.ReportMetric(calls, "calls/op")
+}
