@@ -41,7 +41,7 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 	if err != nil {
 		return awsFailure(err)
 	}
-	if err := listAccessKeys(ctx, loader, &raw); err != nil {
+	if err := readPerUser(ctx, loader, &raw); err != nil {
 		return err
 	}
 	if err := inventory.WriteExport(in.Dir, raw); err != nil {
@@ -57,14 +57,25 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 	return nil
 }
 
-// listAccessKeys adds the IDs of every access key in the report to raw, one ListAccessKeys call
-// per user with keys, so that an offline scan names keys exactly as a live one does.
-func listAccessKeys(ctx context.Context, loader *inventory.Loader, raw *inventory.Raw) error {
+// readPerUser adds what the credential report lacks to raw, so that an offline scan judges
+// exactly as a live one: the IDs of every access key (one ListAccessKeys call per user with
+// keys) and the login profile creation of console users without MFA (one GetLoginProfile call
+// each; the report only says when the password last changed).
+func readPerUser(ctx context.Context, loader *inventory.Loader, raw *inventory.Raw) error {
 	_, users, _, err := inventory.ParseCredentialReport(raw.CredentialReport, raw.ReportName)
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	for _, u := range users {
+		if u.Password.Enabled && !u.MFA.Active {
+			created, ok, err := loader.LoginProfileCreated(ctx, u.Name)
+			switch {
+			case err != nil:
+				raw.Problems = append(raw.Problems, inventory.Problem{Where: "iam:GetLoginProfile", Principal: u.Name, Message: err.Error()})
+			case ok:
+				raw.LoginProfiles = append(raw.LoginProfiles, inventory.LoginProfileRecord{UserName: u.Name, CreateDate: created.UTC()})
+			}
+		}
 		if len(u.AccessKeys) == 0 {
 			continue
 		}

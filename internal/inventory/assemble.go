@@ -72,6 +72,7 @@ func Assemble(raw Raw) (*Snapshot, error) {
 	}
 	attachVirtualMFA(s, raw.VirtualMFADevices)
 	nameAccessKeys(s, raw.AccessKeys)
+	setProfileCreation(s, raw.LoginProfiles)
 
 	if err := setAccountID(s, raw.Authorization); err != nil {
 		return nil, err
@@ -353,4 +354,17 @@ func MatchAccessKey(k AccessKey, metas []AccessKeyMeta) string {
 		}
 	}
 	return ""
+}
+
+// setProfileCreation records when console access was granted, from GetLoginProfile answers.
+func setProfileCreation(s *Snapshot, recs []LoginProfileRecord) {
+	created := make(map[string]time.Time, len(recs))
+	for _, r := range recs {
+		created[r.UserName] = r.CreateDate.UTC()
+	}
+	for i := range s.Users {
+		if t, ok := created[s.Users[i].Name]; ok && s.Users[i].Password.Enabled {
+			s.Users[i].Password.ProfileCreated = t
+		}
+	}
 }

@@ -25,6 +25,7 @@ const (
 	FileAccountAliases       = "account-aliases.json"
 	FileAccountSummary       = "account-summary.json"
 	FileAccessKeys           = "access-keys.json"
+	FileLoginProfiles        = "login-profiles.json"
 	FileManifest             = "manifest.json"
 )
 
@@ -78,6 +79,10 @@ type aliasesFile struct {
 
 type accessKeysFile struct {
 	AccessKeyMetadata []AccessKeyRecord `json:"AccessKeyMetadata"`
+}
+
+type loginProfilesFile struct {
+	LoginProfiles []LoginProfileRecord `json:"LoginProfiles"`
 }
 
 type summaryFile struct {
@@ -179,6 +184,15 @@ func ReadExport(dir string) (Raw, error) {
 	for _, k := range keys.AccessKeyMetadata {
 		k.CreateDate = k.CreateDate.UTC()
 		raw.AccessKeys = append(raw.AccessKeys, k)
+	}
+
+	var profiles loginProfilesFile
+	if _, err := readJSON(dir, FileLoginProfiles, &profiles); err != nil {
+		return raw, err
+	}
+	for _, p := range profiles.LoginProfiles {
+		p.CreateDate = p.CreateDate.UTC()
+		raw.LoginProfiles = append(raw.LoginProfiles, p)
 	}
 	return raw, nil
 }
@@ -425,6 +439,7 @@ func WriteExport(dir string, raw Raw) error {
 		{FileAccountAliases, aliasesFile{AccountAliases: nonNil(raw.Aliases)}},
 		{FileAccountSummary, summaryFile{SummaryMap: nonNilMap(raw.Summary)}},
 		{FileAccessKeys, accessKeysFile{AccessKeyMetadata: nonNil(raw.AccessKeys)}},
+		{FileLoginProfiles, loginProfilesFile{LoginProfiles: nonNil(raw.LoginProfiles)}},
 		{FileManifest, Manifest{
 			AccountID:         raw.AccountID,
 			ReadAt:            rfc3339(raw.ReadAt),

@@ -312,6 +312,7 @@ func TestWriteExportRoundTrip(t *testing.T) {
 			raw.ReadAt = ts("2024-05-06T10:11:12.345678901Z")
 			raw.ReportGeneratedAt = ts("2024-05-06T07:08:09Z")
 			raw.Problems = append(raw.Problems, inventory.Problem{Where: "iam:ListAccountAliases", Message: "access denied"})
+			raw.LoginProfiles = []inventory.LoginProfileRecord{{UserName: "alice", CreateDate: ts("2023-01-02T03:04:05Z")}}
 			raw.AccessKeys = []inventory.AccessKeyRecord{{UserName: "alice", AccessKeyId: "AKIAEXAMPLEALICE0001", Status: "Active", CreateDate: ts("2024-01-02T03:04:05.5Z")}}
 
 			dir := filepath.Join(t.TempDir(), "export")
@@ -342,8 +343,8 @@ func TestWriteExportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(entries) != 8 {
-				t.Errorf("wrote %d files, want 8", len(entries))
+			if len(entries) != 9 {
+				t.Errorf("wrote %d files, want 9", len(entries))
 			}
 			for _, e := range entries {
 				a, _ := os.ReadFile(filepath.Join(dir, e.Name()))

@@ -24,6 +24,9 @@ type Raw struct {
 	// AccessKeys lists access keys with their IDs (ListAccessKeys), for the users whose keys were
 	// listed; the credential report numbers keys 1 and 2 but does not name them.
 	AccessKeys []AccessKeyRecord
+	// LoginProfiles holds GetLoginProfile answers for the users whose login profiles were read:
+	// when console access was granted, which the report's password_last_changed does not say.
+	LoginProfiles []LoginProfileRecord
 
 	// Problems collects what could not be read while gathering the answers.
 	Problems []Problem
@@ -136,4 +139,10 @@ type AccessKeyRecord struct {
 	AccessKeyId string    `json:"AccessKeyId"`
 	Status      string    `json:"Status"`
 	CreateDate  time.Time `json:"CreateDate"`
+}
+
+// LoginProfileRecord is the LoginProfile of one GetLoginProfile answer.
+type LoginProfileRecord struct {
+	UserName   string    `json:"UserName"`
+	CreateDate time.Time `json:"CreateDate"`
 }
