@@ -1,0 +1,301 @@
+// Package journal records every remediation action iamwarden takes on an AWS account.
+//
+// An action is written twice: Begin stores an intent (with the prior state needed to undo it)
+// before the change is attempted, and Finish stores the result afterwards. An intent that never
+// received a result is a crash leftover: Open lists them so the next run can reconcile them
+// against live state. Action IDs and dedupe keys are unique, so a plan applied twice never acts
+// twice, and a notification is sent once per dedupe key.
+//
+// The store is pluggable: internal/journal/sqlite keeps the journal in a local file for the CLI,
+// internal/journal/dynamo in a DynamoDB table shared by a team and the Lambda. Both pass the
+// conformance suite in internal/journal/journaltest.
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Kind is what an action does.
+type Kind string
+
+// The kinds of action.
+const (
+	// KindDisableConsole deletes a user's console login profile.
+	KindDisableConsole Kind = "disable-console"
+	// KindDeactivateKey sets an access key to Inactive.
+	KindDeactivateKey Kind = "deactivate-key"
+	// KindRestoreConsole recreates a login profile deleted by KindDisableConsole.
+	KindRestoreConsole Kind = "restore-console"
+	// KindReactivateKey sets an access key deactivated by KindDeactivateKey back to Active.
+	KindReactivateKey Kind = "reactivate-key"
+	// KindNotify records a notification, deduplicated by its DedupeKey.
+	KindNotify Kind = "notify"
+)
+
+// Kinds lists every kind, in the order above.
+func Kinds() []Kind {
+	return []Kind{KindDisableConsole, KindDeactivateKey, KindRestoreConsole, KindReactivateKey, KindNotify}
+}
+
+// Valid reports whether k is one of Kinds.
+func (k Kind) Valid() bool { return slices.Contains(Kinds(), k) }
+
+// Status is where an action stands.
+type Status string
+
+// The statuses. StatusIntent is the only open one; every other status is a final result, and a
+// final result is never overwritten.
+const (
+	// StatusIntent: the action is about to be attempted; its result is not known yet.
+	StatusIntent Status = "intent"
+	// StatusDone: the change was made.
+	StatusDone Status = "done"
+	// StatusFailed: the change was attempted and AWS refused it; Detail holds the error.
+	StatusFailed Status = "failed"
+	// StatusSkipped: nothing was changed because live state made the action unnecessary or
+	// unsafe (e.g. the login profile was already gone); Detail says why.
+	StatusSkipped Status = "skipped"
+	// StatusReconciledDone: an intent left open by a crash, found applied in live state.
+	StatusReconciledDone Status = "reconciled-done"
+	// StatusReconciledNotDone: an intent left open by a crash, found not applied in live state.
+	StatusReconciledNotDone Status = "reconciled-not-done"
+)
+
+// Statuses lists every status, in the order above.
+func Statuses() []Status {
+	return []Status{StatusIntent, StatusDone, StatusFailed, StatusSkipped, StatusReconciledDone, StatusReconciledNotDone}
+}
+
+// Valid reports whether s is one of Statuses.
+func (s Status) Valid() bool { return slices.Contains(Statuses(), s) }
+
+// Final reports whether s is a result, i.e. a valid status other than StatusIntent.
+func (s Status) Final() bool { return s != StatusIntent && s.Valid() }
+
+// Entry is one journaled action.
+type Entry struct {
+	// ActionID identifies the action; see NewIDGenerator. Unique in a journal.
+	ActionID string
+	// RunID identifies the run (one plan applied) the action belongs to.
+	RunID string
+	// AccountID is the 12-digit AWS account acted on. Required.
+	AccountID string
+	// Kind is what the action does. Required.
+	Kind Kind
+	// Principal is the IAM user name acted on.
+	Principal string
+	// Resource is the access key ID for key actions, empty otherwise.
+	Resource string
+	// Rule is the ID of the rule whose finding caused the action.
+	Rule string
+	// FindingID identifies that finding.
+	FindingID string
+	// Reason says why, in words (the finding's detail).
+	Reason string
+	// Prior is the state needed to undo the action, e.g. "login_profile": "present",
+	// "password_reset_required": "true", or "key_status": "Active". Names are not empty. Never
+	// a secret.
+	Prior map[string]string
+	// Status is where the action stands. Begin always stores StatusIntent.
+	Status Status
+	// Detail is the result detail or error message. Never a secret.
+	Detail string
+	// UndoOf is the ActionID this action undoes, for restore and reactivate actions.
+	UndoOf string
+	// DedupeKey, when set, is unique in the journal: a second Begin with the same key fails
+	// with ErrExists. Notifications use it, e.g. "grace-start/<account>/<user>/<finding>".
+	DedupeKey string
+	// Actor is the ARN of the identity that ran the tool.
+	Actor string
+	// CreatedAt is when the intent was written. Required; stored in UTC to the nanosecond.
+	CreatedAt time.Time
+	// UpdatedAt is when the entry last changed: CreatedAt for an intent, the Finish time after.
+	UpdatedAt time.Time
+}
+
+// Filter selects entries for List. Zero fields match everything; the fields that are set must
+// all match.
+type Filter struct {
+	AccountID string
+	RunID     string
+	Principal string
+	// Kinds matches entries of any of these kinds.
+	Kinds []Kind
+	// Statuses matches entries with any of these statuses.
+	Statuses []Status
+	// Since matches entries created at or after it.
+	Since time.Time
+	// Until matches entries created strictly before it.
+	Until time.Time
+	// Limit caps the number of entries returned (the newest ones); 0 means no limit.
+	Limit int
+}
+
+// Match reports whether e passes f, ignoring Limit. Stores use it to filter in memory where
+// their query cannot.
+func (f Filter) Match(e Entry) bool {
+	switch {
+	case f.AccountID != "" && e.AccountID != f.AccountID,
+		f.RunID != "" && e.RunID != f.RunID,
+		f.Principal != "" && e.Principal != f.Principal,
+		len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.Kind),
+		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, e.Status),
+		!f.Since.IsZero() && e.CreatedAt.Before(f.Since),
+		!f.Until.IsZero() && !e.CreatedAt.Before(f.Until):
+		return false
+	}
+	return true
+}
+
+// Journal stores entries. Implementations are safe for concurrent use, also by several
+// processes sharing one store.
+type Journal interface {
+	// Begin writes e as an intent (its Status is ignored). It fails with ErrExists, writing
+	// nothing, if an entry with the same ActionID or (when set) DedupeKey exists; the check and
+	// the write are one atomic conditional write. Invalid entries fail with ErrInvalid.
+	Begin(ctx context.Context, e Entry) error
+	// Finish records the result of an intent: status must be final. It fails with ErrNotFound
+	// for an unknown action and ErrNotOpen if the action already has a result, which is never
+	// overwritten.
+	Finish(ctx context.Context, actionID string, status Status, detail string, at time.Time) error
+	// Get returns one entry, or ErrNotFound.
+	Get(ctx context.Context, actionID string) (Entry, error)
+	// List returns the entries matching f, newest first (ties broken by ActionID, descending).
+	List(ctx context.Context, f Filter) ([]Entry, error)
+	// Open returns the intents without a result of one account (of all accounts if accountID is
+	// empty), oldest first: the crash leftovers to reconcile.
+	Open(ctx context.Context, accountID string) ([]Entry, error)
+	// HasDedupe reports whether an entry with the dedupe key exists.
+	HasDedupe(ctx context.Context, key string) (bool, error)
+	// Close releases the store.
+	Close() error
+}
+
+// Errors callers branch on, matched with errors.Is.
+var (
+	// ErrExists: Begin found an entry with the same ActionID or DedupeKey.
+	ErrExists = errors.New("journal entry already exists")
+	// ErrNotFound: no entry has the action ID.
+	ErrNotFound = errors.New("journal entry not found")
+	// ErrNotOpen: Finish found the action already finished.
+	ErrNotOpen = errors.New("journal entry already has a result")
+	// ErrInvalid: an entry or argument breaks the rules documented on Entry and Journal.
+	ErrInvalid = errors.New("invalid journal entry")
+)
+
+// ReservedPrefix starts no ActionID: stores may use it for their own items.
+const ReservedPrefix = "DEDUPE#"
+
+// maxField bounds every string field, well below DynamoDB's 400 KB item limit.
+const maxField = 16 << 10
+
+// Prepare validates e for Begin and returns it as it must be stored: status intent, times in
+// UTC without monotonic reading, UpdatedAt defaulting to CreatedAt, and a nil Prior made empty.
+func Prepare(e Entry) (Entry, error) {
+	var problems []string
+	switch {
+	case e.ActionID == "":
+		problems = append(problems, "action ID is empty")
+	case strings.HasPrefix(e.ActionID, ReservedPrefix):
+		problems = append(problems, fmt.Sprintf("action ID %q starts with the reserved prefix %q", e.ActionID, ReservedPrefix))
+	}
+	if e.AccountID == "" {
+		problems = append(problems, "account ID is empty")
+	}
+	if !e.Kind.Valid() {
+		problems = append(problems, fmt.Sprintf("kind %q is not one of %v", e.Kind, Kinds()))
+	}
+	if e.CreatedAt.IsZero() {
+		problems = append(problems, "created time is zero")
+	}
+	for name, v := range map[string]string{
+		"action ID": e.ActionID, "run ID": e.RunID, "account ID": e.AccountID, "principal": e.Principal,
+		"resource": e.Resource, "rule": e.Rule, "finding ID": e.FindingID, "reason": e.Reason,
+		"detail": e.Detail, "undo-of": e.UndoOf, "dedupe key": e.DedupeKey, "actor": e.Actor,
+	} {
+		if len(v) > maxField {
+			problems = append(problems, fmt.Sprintf("%s is longer than %d bytes", name, maxField))
+		}
+	}
+	for k, v := range e.Prior {
+		if k == "" {
+			problems = append(problems, "prior state has an empty name")
+		}
+		if len(k)+len(v) > maxField {
+			problems = append(problems, fmt.Sprintf("prior state %q is longer than %d bytes", k, maxField))
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return Entry{}, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+	}
+	e.Status = StatusIntent
+	e.CreatedAt = UTC(e.CreatedAt)
+	if e.UpdatedAt.IsZero() {
+		e.UpdatedAt = e.CreatedAt
+	}
+	e.UpdatedAt = UTC(e.UpdatedAt)
+	if e.Prior == nil {
+		e.Prior = map[string]string{}
+	}
+	return e, nil
+}
+
+// CheckFinish validates the arguments of Finish.
+func CheckFinish(actionID string, status Status, detail string, at time.Time) error {
+	switch {
+	case actionID == "":
+		return fmt.Errorf("%w: action ID is empty", ErrInvalid)
+	case !status.Final():
+		return fmt.Errorf("%w: status %q is not a result", ErrInvalid, status)
+	case at.IsZero():
+		return fmt.Errorf("%w: finish time is zero", ErrInvalid)
+	case len(detail) > maxField:
+		return fmt.Errorf("%w: detail is longer than %d bytes", ErrInvalid, maxField)
+	}
+	return nil
+}
+
+// TimeLayout is how stores write times: UTC with exactly nine fractional digits, so that the
+// text sorts in time order.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// UTC returns t in UTC without its monotonic clock reading.
+func UTC(t time.Time) time.Time { return t.UTC().Round(0) }
+
+// FormatTime writes t in TimeLayout.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// ParseTime reads a time written by FormatTime.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(TimeLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse journal time: %w", err)
+	}
+	return t.UTC(), nil
+}
+
+// SortNewestFirst orders entries as List returns them.
+func SortNewestFirst(entries []Entry) {
+	slices.SortFunc(entries, func(a, b Entry) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ActionID, a.ActionID)
+	})
+}
+
+// SortOldestFirst orders entries as Open returns them.
+func SortOldestFirst(entries []Entry) {
+	slices.SortFunc(entries, func(a, b Entry) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ActionID, b.ActionID)
+	})
+}

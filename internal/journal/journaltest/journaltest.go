@@ -1,0 +1,628 @@
+// Package journaltest is the conformance suite every journal.Journal implementation passes.
+package journaltest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iamwarden/iamwarden/internal/journal"
+)
+
+// Opener returns a new, empty journal for one subtest. The suite closes it.
+type Opener func(t *testing.T) journal.Journal
+
+// Run runs the conformance suite against the journals open returns.
+func Run(t *testing.T, open Opener) {
+	t.Helper()
+	tests := []struct {
+		name string
+		run  func(*testing.T, journal.Journal)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"EmptyPrior", testEmptyPrior},
+		{"BeginInvalid", testBeginInvalid},
+		{"DuplicateActionID", testDuplicateActionID},
+		{"DuplicateDedupeKey", testDuplicateDedupeKey},
+		{"Finish", testFinish},
+		{"FinishErrors", testFinishErrors},
+		{"Open", testOpen},
+		{"ListOrder", testListOrder},
+		{"ListFilters", testListFilters},
+		{"ConcurrentBeginSameActionID", testConcurrentBeginID},
+		{"ConcurrentBeginSameDedupeKey", testConcurrentBeginDedupe},
+		{"ConcurrentFinish", testConcurrentFinish},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := open(t)
+			t.Cleanup(func() {
+				if err := j.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tt.run(t, j)
+		})
+	}
+}
+
+// base is a fixed instant with nanoseconds, in a zone other than UTC, so that round trips must
+// convert to UTC and keep sub-second precision.
+var base = time.Date(2025, 3, 14, 10, 26, 53, 123456789, time.FixedZone("JST", 9*3600))
+
+func entry(id string) journal.Entry {
+	return journal.Entry{
+		ActionID:  id,
+		RunID:     "run-1",
+		AccountID: "111122223333",
+		Kind:      journal.KindDisableConsole,
+		Principal: "alice",
+		Rule:      "console-without-mfa",
+		FindingID: "console-without-mfa/111122223333/alice",
+		Reason:    "console password without MFA for 40 days",
+		Prior:     map[string]string{"login_profile": "present", "password_reset_required": "false"},
+		Actor:     "arn:aws:iam::111122223333:user/admin",
+		CreatedAt: base,
+	}
+}
+
+func begin(t *testing.T, j journal.Journal, e journal.Entry) {
+	t.Helper()
+	if err := j.Begin(context.Background(), e); err != nil {
+		t.Fatalf("Begin(%s): %v", e.ActionID, err)
+	}
+}
+
+func get(t *testing.T, j journal.Journal, id string) journal.Entry {
+	t.Helper()
+	got, err := j.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", id, err)
+	}
+	return got
+}
+
+// stored is e as Begin must store it.
+func stored(e journal.Entry) journal.Entry {
+	e.Status = journal.StatusIntent
+	e.CreatedAt = e.CreatedAt.UTC()
+	if e.UpdatedAt.IsZero() {
+		e.UpdatedAt = e.CreatedAt
+	}
+	e.UpdatedAt = e.UpdatedAt.UTC()
+	if e.Prior == nil {
+		e.Prior = map[string]string{}
+	}
+	return e
+}
+
+func assertEntry(t *testing.T, got, want journal.Entry) {
+	t.Helper()
+	if got.CreatedAt.Location() != time.UTC || got.UpdatedAt.Location() != time.UTC {
+		t.Errorf("times of %s not in UTC: created %v, updated %v", got.ActionID, got.CreatedAt, got.UpdatedAt)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("entry %s:\n got  %+v\n want %+v", want.ActionID, got, want)
+	}
+}
+
+func ids(entries []journal.Entry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.ActionID
+	}
+	return out
+}
+
+func testRoundTrip(t *testing.T, j journal.Journal) {
+	cases := []journal.Entry{
+		entry("01JPAAAAAAAAAAAAAAAAAAAAA1"),
+		func() journal.Entry {
+			e := entry("01JPAAAAAAAAAAAAAAAAAAAAA2")
+			e.Kind = journal.KindDeactivateKey
+			e.Principal = "jürgen.müller@例え.jp"
+			e.Resource = "AKIAIOSFODNN7EXAMPLE"
+			e.Reason = "clé d’accès inutilisée depuis 120 jours — 未使用"
+			e.Prior = map[string]string{"key_status": "Active", "note": "ключ 🔑"}
+			e.Status = journal.StatusDone // ignored: Begin stores an intent
+			e.Detail = "planned"
+			e.CreatedAt = base.Add(time.Nanosecond)
+			e.UpdatedAt = base.Add(2 * time.Second)
+			return e
+		}(),
+		func() journal.Entry {
+			e := entry("01JPAAAAAAAAAAAAAAAAAAAAA3")
+			e.Kind = journal.KindRestoreConsole
+			e.UndoOf = "01JPAAAAAAAAAAAAAAAAAAAAA1"
+			e.RunID = ""
+			e.CreatedAt = time.Date(2025, 3, 14, 1, 0, 0, 0, time.UTC)
+			return e
+		}(),
+		func() journal.Entry {
+			e := entry("01JPAAAAAAAAAAAAAAAAAAAAA4")
+			e.Kind = journal.KindNotify
+			e.DedupeKey = "grace-start/111122223333/jürgen/finding-1"
+			e.Prior = nil
+			return e
+		}(),
+	}
+	for _, e := range cases {
+		begin(t, j, e)
+	}
+	for _, e := range cases {
+		assertEntry(t, get(t, j, e.ActionID), stored(e))
+	}
+	if _, err := j.Get(context.Background(), "01JPAAAAAAAAAAAAAAAAAAAAA9"); !errors.Is(err, journal.ErrNotFound) {
+		t.Errorf("Get(unknown) error = %v, want ErrNotFound", err)
+	}
+	// The store's own dedupe records are not entries.
+	if _, err := j.Get(context.Background(), journal.ReservedPrefix+cases[3].DedupeKey); !errors.Is(err, journal.ErrNotFound) {
+		t.Errorf("Get(dedupe record) error = %v, want ErrNotFound", err)
+	}
+	if err := j.Finish(context.Background(), journal.ReservedPrefix+cases[3].DedupeKey, journal.StatusDone, "", base); !errors.Is(err, journal.ErrNotFound) {
+		t.Errorf("Finish(dedupe record) error = %v, want ErrNotFound", err)
+	}
+	list, err := j.List(context.Background(), journal.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != len(cases) {
+		t.Errorf("List returned %d entries, want %d: %v", len(list), len(cases), ids(list))
+	}
+	for _, got := range list {
+		i := slices.IndexFunc(cases, func(e journal.Entry) bool { return e.ActionID == got.ActionID })
+		if i < 0 {
+			t.Errorf("List returned unknown entry %+v", got)
+			continue
+		}
+		assertEntry(t, got, stored(cases[i]))
+	}
+}
+
+func testEmptyPrior(t *testing.T, j journal.Journal) {
+	e := entry("01JPAAAAAAAAAAAAAAAAAAAAB1")
+	e.Prior = nil
+	begin(t, j, e)
+	got := get(t, j, e.ActionID)
+	if got.Prior == nil || len(got.Prior) != 0 {
+		t.Errorf("Prior = %#v, want an empty non-nil map", got.Prior)
+	}
+}
+
+func testBeginInvalid(t *testing.T, j journal.Journal) {
+	cases := map[string]func(*journal.Entry){
+		"no action ID":    func(e *journal.Entry) { e.ActionID = "" },
+		"reserved prefix": func(e *journal.Entry) { e.ActionID = journal.ReservedPrefix + "x" },
+		"no account":      func(e *journal.Entry) { e.AccountID = "" },
+		"unknown kind":    func(e *journal.Entry) { e.Kind = "delete-user" },
+		"no kind":         func(e *journal.Entry) { e.Kind = "" },
+		"no time":         func(e *journal.Entry) { e.CreatedAt = time.Time{} },
+		"empty prior key": func(e *journal.Entry) { e.Prior = map[string]string{"": "x"} },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			e := entry("01JPAAAAAAAAAAAAAAAAAAAAC1")
+			e.DedupeKey = "k/" + name
+			mutate(&e)
+			if err := j.Begin(context.Background(), e); !errors.Is(err, journal.ErrInvalid) {
+				t.Errorf("Begin error = %v, want ErrInvalid", err)
+			}
+			if ok, err := j.HasDedupe(context.Background(), e.DedupeKey); err != nil || ok {
+				t.Errorf("HasDedupe after invalid Begin = %v, %v; want false, nil", ok, err)
+			}
+		})
+	}
+	list, err := j.List(context.Background(), journal.Filter{})
+	if err != nil || len(list) != 0 {
+		t.Errorf("List after invalid Begins = %v, %v; want nothing", ids(list), err)
+	}
+	if _, err := j.HasDedupe(context.Background(), ""); !errors.Is(err, journal.ErrInvalid) {
+		t.Errorf("HasDedupe(\"\") error = %v, want ErrInvalid", err)
+	}
+	if _, err := j.List(context.Background(), journal.Filter{Limit: -1}); !errors.Is(err, journal.ErrInvalid) {
+		t.Errorf("List(Limit -1) error = %v, want ErrInvalid", err)
+	}
+}
+
+func testDuplicateActionID(t *testing.T, j journal.Journal) {
+	first := entry("01JPAAAAAAAAAAAAAAAAAAAAD1")
+	begin(t, j, first)
+
+	again := first
+	again.Principal = "mallory"
+	again.DedupeKey = "notify/new-key" // must not be registered by the failed Begin
+	if err := j.Begin(context.Background(), again); !errors.Is(err, journal.ErrExists) {
+		t.Fatalf("second Begin error = %v, want ErrExists", err)
+	}
+	assertEntry(t, get(t, j, first.ActionID), stored(first))
+	if ok, err := j.HasDedupe(context.Background(), again.DedupeKey); err != nil || ok {
+		t.Errorf("HasDedupe(%q) = %v, %v; want false: a failed Begin writes nothing", again.DedupeKey, ok, err)
+	}
+
+	// A finished entry still blocks its ID: re-running a plan never acts twice.
+	if err := j.Finish(context.Background(), first.ActionID, journal.StatusDone, "deleted", base.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Begin(context.Background(), first); !errors.Is(err, journal.ErrExists) {
+		t.Errorf("Begin after Finish error = %v, want ErrExists", err)
+	}
+	if got := get(t, j, first.ActionID); got.Status != journal.StatusDone {
+		t.Errorf("status after repeated Begin = %q, want done", got.Status)
+	}
+}
+
+func testDuplicateDedupeKey(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	const key = "grace-start/111122223333/alice/f1"
+	if ok, err := j.HasDedupe(ctx, key); err != nil || ok {
+		t.Fatalf("HasDedupe before Begin = %v, %v; want false, nil", ok, err)
+	}
+	first := entry("01JPAAAAAAAAAAAAAAAAAAAAE1")
+	first.Kind = journal.KindNotify
+	first.DedupeKey = key
+	begin(t, j, first)
+	if ok, err := j.HasDedupe(ctx, key); err != nil || !ok {
+		t.Fatalf("HasDedupe after Begin = %v, %v; want true, nil", ok, err)
+	}
+	if ok, err := j.HasDedupe(ctx, key+"/other"); err != nil || ok {
+		t.Errorf("HasDedupe(other key) = %v, %v; want false, nil", ok, err)
+	}
+
+	second := first
+	second.ActionID = "01JPAAAAAAAAAAAAAAAAAAAAE2"
+	if err := j.Begin(ctx, second); !errors.Is(err, journal.ErrExists) {
+		t.Fatalf("Begin with a used dedupe key error = %v, want ErrExists", err)
+	}
+	if _, err := j.Get(ctx, second.ActionID); !errors.Is(err, journal.ErrNotFound) {
+		t.Errorf("Get(rejected entry) error = %v, want ErrNotFound: a failed Begin writes nothing", err)
+	}
+	// The rejected action ID is still free.
+	second.DedupeKey = key + "/2"
+	begin(t, j, second)
+
+	// Finishing keeps the key: a notification is never sent twice.
+	if err := j.Finish(ctx, first.ActionID, journal.StatusDone, "sent", base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := j.HasDedupe(ctx, key); err != nil || !ok {
+		t.Errorf("HasDedupe after Finish = %v, %v; want true, nil", ok, err)
+	}
+	third := first
+	third.ActionID = "01JPAAAAAAAAAAAAAAAAAAAAE3"
+	if err := j.Begin(ctx, third); !errors.Is(err, journal.ErrExists) {
+		t.Errorf("Begin with a finished entry's dedupe key error = %v, want ErrExists", err)
+	}
+}
+
+func testFinish(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	for i, status := range []journal.Status{
+		journal.StatusDone, journal.StatusFailed, journal.StatusSkipped,
+		journal.StatusReconciledDone, journal.StatusReconciledNotDone,
+	} {
+		t.Run(string(status), func(t *testing.T) {
+			e := entry(fmt.Sprintf("01JPAAAAAAAAAAAAAAAAAAAAF%d", i))
+			begin(t, j, e)
+			at := base.Add(time.Duration(i+1)*time.Hour + 987654321)
+			detail := fmt.Sprintf("result %d: ✓", i)
+			if err := j.Finish(ctx, e.ActionID, status, detail, at); err != nil {
+				t.Fatalf("Finish: %v", err)
+			}
+			want := stored(e)
+			want.Status = status
+			want.Detail = detail
+			want.UpdatedAt = at.UTC()
+			assertEntry(t, get(t, j, e.ActionID), want)
+
+			// The result is never overwritten.
+			err := j.Finish(ctx, e.ActionID, journal.StatusFailed, "again", at.Add(time.Hour))
+			if !errors.Is(err, journal.ErrNotOpen) {
+				t.Errorf("second Finish error = %v, want ErrNotOpen", err)
+			}
+			assertEntry(t, get(t, j, e.ActionID), want)
+		})
+	}
+}
+
+func testFinishErrors(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	e := entry("01JPAAAAAAAAAAAAAAAAAAAAG1")
+	begin(t, j, e)
+	cases := []struct {
+		name   string
+		id     string
+		status journal.Status
+		at     time.Time
+		want   error
+	}{
+		{"unknown action", "01JPAAAAAAAAAAAAAAAAAAAAG9", journal.StatusDone, base, journal.ErrNotFound},
+		{"empty action ID", "", journal.StatusDone, base, journal.ErrInvalid},
+		{"intent is not a result", e.ActionID, journal.StatusIntent, base, journal.ErrInvalid},
+		{"unknown status", e.ActionID, "maybe", base, journal.ErrInvalid},
+		{"zero time", e.ActionID, journal.StatusDone, time.Time{}, journal.ErrInvalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := j.Finish(ctx, tc.id, tc.status, "x", tc.at); !errors.Is(err, tc.want) {
+				t.Errorf("Finish error = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	assertEntry(t, get(t, j, e.ActionID), stored(e))
+}
+
+func testOpen(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	const other = "444455556666"
+	mk := func(id, account string, offset time.Duration) journal.Entry {
+		e := entry(id)
+		e.AccountID = account
+		e.CreatedAt = base.Add(offset)
+		return e
+	}
+	entries := []journal.Entry{
+		mk("01JPAAAAAAAAAAAAAAAAAAAAH1", "111122223333", 3*time.Second),
+		mk("01JPAAAAAAAAAAAAAAAAAAAAH2", "111122223333", 1*time.Second),
+		mk("01JPAAAAAAAAAAAAAAAAAAAAH3", other, 2*time.Second),
+		mk("01JPAAAAAAAAAAAAAAAAAAAAH4", "111122223333", 2*time.Second),
+		mk("01JPAAAAAAAAAAAAAAAAAAAAH5", "111122223333", 4*time.Second),
+	}
+	for _, e := range entries {
+		begin(t, j, e)
+	}
+	if err := j.Finish(ctx, "01JPAAAAAAAAAAAAAAAAAAAAH4", journal.StatusDone, "", base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Finish(ctx, "01JPAAAAAAAAAAAAAAAAAAAAH5", journal.StatusReconciledNotDone, "", base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		account string
+		want    []string
+	}{
+		{"111122223333", []string{"01JPAAAAAAAAAAAAAAAAAAAAH2", "01JPAAAAAAAAAAAAAAAAAAAAH1"}},
+		{other, []string{"01JPAAAAAAAAAAAAAAAAAAAAH3"}},
+		{"", []string{"01JPAAAAAAAAAAAAAAAAAAAAH2", "01JPAAAAAAAAAAAAAAAAAAAAH3", "01JPAAAAAAAAAAAAAAAAAAAAH1"}},
+		{"999999999999", []string{}},
+	}
+	for _, tc := range cases {
+		t.Run("account="+tc.account, func(t *testing.T) {
+			got, err := j.Open(ctx, tc.account)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(got), tc.want) {
+				t.Errorf("Open = %v, want %v", ids(got), tc.want)
+			}
+			for _, e := range got {
+				if e.Status != journal.StatusIntent {
+					t.Errorf("Open returned %s with status %q", e.ActionID, e.Status)
+				}
+			}
+		})
+	}
+	open, err := j.Open(ctx, "111122223333")
+	if err != nil || len(open) == 0 {
+		t.Fatalf("Open = %v, %v", ids(open), err)
+	}
+	i := slices.IndexFunc(entries, func(e journal.Entry) bool { return e.ActionID == open[0].ActionID })
+	assertEntry(t, open[0], stored(entries[i]))
+}
+
+func testListOrder(t *testing.T, j journal.Journal) {
+	// Inserted out of order; two share a creation time and are ordered by ActionID.
+	offsets := map[string]time.Duration{
+		"01JPAAAAAAAAAAAAAAAAAAAAJ3": 2 * time.Millisecond,
+		"01JPAAAAAAAAAAAAAAAAAAAAJ1": 0,
+		"01JPAAAAAAAAAAAAAAAAAAAAJ5": 2 * time.Millisecond,
+		"01JPAAAAAAAAAAAAAAAAAAAAJ2": 1,
+		"01JPAAAAAAAAAAAAAAAAAAAAJ4": time.Hour,
+	}
+	for _, id := range []string{
+		"01JPAAAAAAAAAAAAAAAAAAAAJ3", "01JPAAAAAAAAAAAAAAAAAAAAJ1", "01JPAAAAAAAAAAAAAAAAAAAAJ5",
+		"01JPAAAAAAAAAAAAAAAAAAAAJ2", "01JPAAAAAAAAAAAAAAAAAAAAJ4",
+	} {
+		e := entry(id)
+		e.CreatedAt = base.Add(offsets[id])
+		begin(t, j, e)
+	}
+	got, err := j.List(context.Background(), journal.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"01JPAAAAAAAAAAAAAAAAAAAAJ4", "01JPAAAAAAAAAAAAAAAAAAAAJ5", "01JPAAAAAAAAAAAAAAAAAAAAJ3",
+		"01JPAAAAAAAAAAAAAAAAAAAAJ2", "01JPAAAAAAAAAAAAAAAAAAAAJ1",
+	}
+	if !slices.Equal(ids(got), want) {
+		t.Errorf("List = %v, want %v", ids(got), want)
+	}
+	limited, err := j.List(context.Background(), journal.Filter{Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(limited), want[:3]) {
+		t.Errorf("List(Limit 3) = %v, want %v", ids(limited), want[:3])
+	}
+}
+
+func testListFilters(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	const acctA, acctB = "111122223333", "444455556666"
+	type spec struct {
+		id        string
+		account   string
+		run       string
+		principal string
+		kind      journal.Kind
+		minute    int
+		status    journal.Status
+	}
+	specs := []spec{
+		{"01JPAAAAAAAAAAAAAAAAAAAAK1", acctA, "run-1", "alice", journal.KindDisableConsole, 0, journal.StatusDone},
+		{"01JPAAAAAAAAAAAAAAAAAAAAK2", acctA, "run-1", "bob", journal.KindDeactivateKey, 1, journal.StatusFailed},
+		{"01JPAAAAAAAAAAAAAAAAAAAAK3", acctA, "run-2", "alice", journal.KindRestoreConsole, 2, journal.StatusIntent},
+		{"01JPAAAAAAAAAAAAAAAAAAAAK4", acctB, "run-2", "alice", journal.KindNotify, 3, journal.StatusSkipped},
+		{"01JPAAAAAAAAAAAAAAAAAAAAK5", acctB, "run-3", "carol", journal.KindDeactivateKey, 4, journal.StatusDone},
+		{"01JPAAAAAAAAAAAAAAAAAAAAK6", acctA, "run-3", "bob", journal.KindReactivateKey, 5, journal.StatusIntent},
+	}
+	for _, s := range specs {
+		e := entry(s.id)
+		e.AccountID, e.RunID, e.Principal, e.Kind = s.account, s.run, s.principal, s.kind
+		e.CreatedAt = base.Add(time.Duration(s.minute) * time.Minute)
+		begin(t, j, e)
+		if s.status != journal.StatusIntent {
+			if err := j.Finish(ctx, s.id, s.status, "", e.CreatedAt.Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	at := func(minute int) time.Time { return base.Add(time.Duration(minute) * time.Minute) }
+	k := func(n ...int) []string {
+		out := make([]string, len(n))
+		for i, v := range n {
+			out[i] = fmt.Sprintf("01JPAAAAAAAAAAAAAAAAAAAAK%d", v)
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		filter journal.Filter
+		want   []string
+	}{
+		{"all", journal.Filter{}, k(6, 5, 4, 3, 2, 1)},
+		{"account", journal.Filter{AccountID: acctA}, k(6, 3, 2, 1)},
+		{"run", journal.Filter{RunID: "run-2"}, k(4, 3)},
+		{"principal", journal.Filter{Principal: "alice"}, k(4, 3, 1)},
+		{"kinds", journal.Filter{Kinds: []journal.Kind{journal.KindDeactivateKey, journal.KindNotify}}, k(5, 4, 2)},
+		{"statuses", journal.Filter{Statuses: []journal.Status{journal.StatusIntent, journal.StatusFailed}}, k(6, 3, 2)},
+		{"since is inclusive", journal.Filter{Since: at(4)}, k(6, 5)},
+		{"until is exclusive", journal.Filter{Until: at(2)}, k(2, 1)},
+		{"window", journal.Filter{Since: at(1), Until: at(4)}, k(4, 3, 2)},
+		{"window in another zone", journal.Filter{Since: at(1).UTC(), Until: at(4).In(time.FixedZone("PST", -8*3600))}, k(4, 3, 2)},
+		{"since a nanosecond later", journal.Filter{Since: at(4).Add(time.Nanosecond)}, k(6)},
+		{"account and run", journal.Filter{AccountID: acctA, RunID: "run-3"}, k(6)},
+		{"account and window", journal.Filter{AccountID: acctB, Until: at(4)}, k(4)},
+		{"account, principal and status", journal.Filter{AccountID: acctA, Principal: "bob", Statuses: []journal.Status{journal.StatusFailed}}, k(2)},
+		{"run and kinds", journal.Filter{RunID: "run-1", Kinds: []journal.Kind{journal.KindDisableConsole}}, k(1)},
+		{"limit", journal.Filter{Limit: 2}, k(6, 5)},
+		{"account and limit", journal.Filter{AccountID: acctA, Limit: 3}, k(6, 3, 2)},
+		{"filter and limit", journal.Filter{Principal: "alice", Limit: 2}, k(4, 3)},
+		{"run and limit", journal.Filter{RunID: "run-1", Limit: 1}, k(2)},
+		{"no match", journal.Filter{AccountID: acctB, Principal: "bob"}, k()},
+		{"unknown account", journal.Filter{AccountID: "999999999999"}, k()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := j.List(ctx, tc.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(got), tc.want) {
+				t.Errorf("List = %v, want %v", ids(got), tc.want)
+			}
+			for _, e := range got {
+				if !tc.filter.Match(e) {
+					t.Errorf("List returned %+v, which the filter does not match", e)
+				}
+			}
+		})
+	}
+}
+
+// racers is how many goroutines compete in the concurrency tests.
+const racers = 12
+
+// race runs f(i) for i in [0, racers) at once and returns their errors.
+func race(f func(i int) error) []error {
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// winner checks that exactly one error is nil and the others match loser, and returns the
+// index of the nil one.
+func winner(t *testing.T, errs []error, loser error) int {
+	t.Helper()
+	win := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && win >= 0:
+			t.Fatalf("racers %d and %d both succeeded", win, i)
+		case err == nil:
+			win = i
+		case !errors.Is(err, loser):
+			t.Errorf("racer %d: error = %v, want %v", i, err, loser)
+		}
+	}
+	if win < 0 {
+		t.Fatalf("no racer succeeded: %v", errs)
+	}
+	return win
+}
+
+func testConcurrentBeginID(t *testing.T, j journal.Journal) {
+	const id = "01JPAAAAAAAAAAAAAAAAAAAAM1"
+	errs := race(func(i int) error {
+		e := entry(id)
+		e.Actor = fmt.Sprintf("arn:aws:iam::111122223333:user/racer-%d", i)
+		return j.Begin(context.Background(), e)
+	})
+	win := winner(t, errs, journal.ErrExists)
+	if got := get(t, j, id); got.Actor != fmt.Sprintf("arn:aws:iam::111122223333:user/racer-%d", win) {
+		t.Errorf("stored actor %q, want the winner's (racer %d)", got.Actor, win)
+	}
+}
+
+func testConcurrentBeginDedupe(t *testing.T, j journal.Journal) {
+	const key = "grace-start/111122223333/alice/race"
+	id := func(i int) string { return fmt.Sprintf("01JPAAAAAAAAAAAAAAAAAAAN%02d", i) }
+	errs := race(func(i int) error {
+		e := entry(id(i))
+		e.Kind = journal.KindNotify
+		e.DedupeKey = key
+		return j.Begin(context.Background(), e)
+	})
+	win := winner(t, errs, journal.ErrExists)
+	for i := range racers {
+		_, err := j.Get(context.Background(), id(i))
+		switch {
+		case i == win && err != nil:
+			t.Errorf("Get(winner %s): %v", id(i), err)
+		case i != win && !errors.Is(err, journal.ErrNotFound):
+			t.Errorf("Get(loser %s) error = %v, want ErrNotFound", id(i), err)
+		}
+	}
+	list, err := j.List(context.Background(), journal.Filter{})
+	if err != nil || len(list) != 1 {
+		t.Errorf("List = %v, %v; want only the winner", ids(list), err)
+	}
+}
+
+func testConcurrentFinish(t *testing.T, j journal.Journal) {
+	e := entry("01JPAAAAAAAAAAAAAAAAAAAAP1")
+	begin(t, j, e)
+	errs := race(func(i int) error {
+		return j.Finish(context.Background(), e.ActionID, journal.StatusDone, fmt.Sprintf("finisher %d", i), base.Add(time.Duration(i+1)*time.Second))
+	})
+	win := winner(t, errs, journal.ErrNotOpen)
+	got := get(t, j, e.ActionID)
+	if got.Detail != fmt.Sprintf("finisher %d", win) || !got.UpdatedAt.Equal(base.Add(time.Duration(win+1)*time.Second)) {
+		t.Errorf("stored detail %q at %v, want the winner's (finisher %d)", got.Detail, got.UpdatedAt, win)
+	}
+}

@@ -1,0 +1,210 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/journaltest"
+	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
+)
+
+func open(t *testing.T, path string) *sqlite.Journal {
+	t.Helper()
+	j, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	return j
+}
+
+func TestConformance(t *testing.T) {
+	journaltest.Run(t, func(t *testing.T) journal.Journal {
+		return open(t, filepath.Join(t.TempDir(), "journal.db"))
+	})
+}
+
+// Two processes share a file through separate connections pools; uniqueness holds across them.
+func TestConformanceTwoHandles(t *testing.T) {
+	journaltest.Run(t, func(t *testing.T) journal.Journal {
+		path := filepath.Join(t.TempDir(), "journal.db")
+		return split{writer: open(t, path), other: open(t, path)}
+	})
+}
+
+// split sends Begin to one handle and everything else to another, as two processes would.
+type split struct {
+	writer, other *sqlite.Journal
+}
+
+func (s split) Begin(ctx context.Context, e journal.Entry) error { return s.writer.Begin(ctx, e) }
+func (s split) Finish(ctx context.Context, id string, st journal.Status, d string, at time.Time) error {
+	return s.other.Finish(ctx, id, st, d, at)
+}
+func (s split) Get(ctx context.Context, id string) (journal.Entry, error) {
+	return s.other.Get(ctx, id)
+}
+func (s split) List(ctx context.Context, f journal.Filter) ([]journal.Entry, error) {
+	return s.other.List(ctx, f)
+}
+func (s split) Open(ctx context.Context, account string) ([]journal.Entry, error) {
+	return s.other.Open(ctx, account)
+}
+func (s split) HasDedupe(ctx context.Context, key string) (bool, error) {
+	return s.other.HasDedupe(ctx, key)
+}
+func (s split) Close() error { return errors.Join(s.writer.Close(), s.other.Close()) }
+
+func TestDefaultPath(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr bool
+	}{
+		{"xdg", map[string]string{"XDG_STATE_HOME": "/state", "HOME": "/home/u"}, "/state/iamwarden/journal.db", false},
+		{"home", map[string]string{"HOME": "/home/u"}, "/home/u/.local/state/iamwarden/journal.db", false},
+		{"relative xdg ignored", map[string]string{"XDG_STATE_HOME": "state", "HOME": "/home/u"}, "/home/u/.local/state/iamwarden/journal.db", false},
+		{"nothing", map[string]string{}, "", true},
+		{"relative home", map[string]string{"HOME": "home"}, "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := sqlite.DefaultPath(func(k string) string { return tc.env[k] })
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("DefaultPath = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "iamwarden")
+	path := filepath.Join(dir, "journal.db")
+	j := open(t, path)
+	defer j.Close()
+	if j.Path() != path {
+		t.Errorf("Path = %q, want %q", j.Path(), path)
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, path: 0o600} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("mode of %s = %v, want %v", p, fi.Mode(), want)
+		}
+	}
+}
+
+func TestOpenSetsUpDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j := open(t, path)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopening an up-to-date database keeps its data and version.
+	j = open(t, path)
+	e := journal.Entry{ActionID: "01JPAAAAAAAAAAAAAAAAAAAAA1", AccountID: "111122223333", Kind: journal.KindNotify, CreatedAt: time.Unix(1, 0)}
+	if err := j.Begin(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j = open(t, path)
+	defer j.Close()
+	if _, err := j.Get(context.Background(), e.ActionID); err != nil {
+		t.Errorf("entry lost on reopen: %v", err)
+	}
+
+	db := rawDB(t, path)
+	var version int
+	var mode string
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if version != sqlite.SchemaVersion || version < 1 {
+		t.Errorf("user_version = %d, want %d", version, sqlite.SchemaVersion)
+	}
+	if mode != "wal" {
+		t.Errorf("journal_mode = %q, want wal", mode)
+	}
+}
+
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	open(t, path).Close()
+	db := rawDB(t, path)
+	if _, err := db.Exec(`PRAGMA user_version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err := sqlite.Open(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema error = %v, want a refusal", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notDB := filepath.Join(t.TempDir(), "garbage.db")
+	if err := os.WriteFile(notDB, []byte(strings.Repeat("not a database ", 100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range map[string]string{
+		"empty":          "",
+		"parent is file": filepath.Join(file, "journal.db"),
+		"not a database": notDB,
+	} {
+		t.Run(name, func(t *testing.T) {
+			j, err := sqlite.Open(context.Background(), path)
+			if err == nil {
+				j.Close()
+				t.Fatalf("Open(%q) succeeded", path)
+			}
+		})
+	}
+}
+
+// A path with characters that mean something in a URI still names a plain file.
+func TestOpenOddPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a?b#c d%20")
+	path := filepath.Join(dir, "jöurnal.db")
+	j := open(t, path)
+	defer j.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not at %s: %v", path, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "jöurnal.db") {
+			t.Errorf("unexpected file %s in %s", e.Name(), dir)
+		}
+	}
+}
