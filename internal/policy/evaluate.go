@@ -154,7 +154,7 @@ type Decision struct {
 }
 
 // Allowed reports whether the request is allowed.
-func (d *Decision) Allowed() bool { return d.Result == Allowed }
+func (d Decision) Allowed() bool { return d.Result == Allowed }
 
 // evalCtx carries one request through the evaluation; it resolves policy variables.
 type evalCtx struct {

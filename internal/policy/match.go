@@ -128,6 +128,15 @@ func (p *pattern) match(s string, r resolver) (matched, ok bool) {
 		}
 		return s == p.lit, true
 	}
+	if p.hasVar {
+		for i := range p.toks {
+			if t := &p.toks[i]; t.kind == tVar && !t.hasDef {
+				if _, found := r.variable(t.key); !found {
+					return false, false
+				}
+			}
+		}
+	}
 	ok = true
 	m := matchToks(p.toks, s, p, r, &ok)
 	return m && ok, ok
