@@ -111,14 +111,9 @@ func compilePattern(s string, o patternOpts) pattern {
 	return p
 }
 
-// resolver looks up policy variables; ok=false when the key has no single value.
-type resolver interface {
-	variable(key string) (string, bool)
-}
-
 // match reports whether s matches the pattern; variables are resolved through r (their values are
 // literal text). ok is false when a variable without default could not be resolved.
-func (p *pattern) match(s string, r resolver) (matched, ok bool) {
+func (p *pattern) match(s string, r *evalCtx) (matched, ok bool) {
 	if p.any {
 		return true, true
 	}
@@ -142,7 +137,7 @@ func (p *pattern) match(s string, r resolver) (matched, ok bool) {
 	return m && ok, ok
 }
 
-func matchToks(toks []token, s string, p *pattern, r resolver, ok *bool) bool {
+func matchToks(toks []token, s string, p *pattern, r *evalCtx, ok *bool) bool {
 	for len(toks) > 0 {
 		t := &toks[0]
 		switch t.kind {
