@@ -267,3 +267,39 @@ func TestRulesCommand(t *testing.T) {
 		}
 	}
 }
+
+// The JSON example in docs/scan.md is real output of the demo account.
+func TestDocsScanExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/scan.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	start := strings.Index(s, "```json\n")
+	end := strings.Index(s[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no JSON example in docs/scan.md")
+	}
+	example := decode(t, s[start+8:start+8+end])
+	_, out, _ := run(t, cli.Env{}, "scan", "--from", demo, "-o", "json")
+	real := decode(t, out)
+	if len(example.Findings) != 1 {
+		t.Fatalf("example has %d findings", len(example.Findings))
+	}
+	var match []byte
+	for _, f := range real.Findings {
+		if f.ID == example.Findings[0].ID {
+			match, _ = json.Marshal(f)
+		}
+	}
+	want, _ := json.Marshal(example.Findings[0])
+	if !bytes.Equal(match, want) {
+		t.Errorf("docs/scan.md finding differs from the demo scan:\n doc %s\nreal %s", want, match)
+	}
+	example.Findings, real.Findings = nil, nil
+	a, _ := json.Marshal(example)
+	b, _ := json.Marshal(real)
+	if !bytes.Equal(a, b) {
+		t.Errorf("docs/scan.md header differs from the demo scan:\n doc %s\nreal %s", a, b)
+	}
+}
