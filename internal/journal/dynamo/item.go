@@ -1,0 +1,181 @@
+package dynamo
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/iamwarden/iamwarden/internal/journal"
+)
+
+// Attribute names. An entry is one item of type "action"; a dedupe key is a second item of
+// type "dedupe" whose ActionID is ReservedPrefix + the key.
+const (
+	attrActionID  = "ActionID"
+	attrItemType  = "ItemType"
+	attrRunID     = "RunID"
+	attrAccountID = "AccountID"
+	attrKind      = "Kind"
+	attrPrincipal = "Principal"
+	attrResource  = "Resource"
+	attrRule      = "Rule"
+	attrFindingID = "FindingID"
+	attrReason    = "Reason"
+	attrPrior     = "Prior"
+	attrStatus    = "Status"
+	attrDetail    = "Detail"
+	attrUndoOf    = "UndoOf"
+	attrDedupeKey = "DedupeKey"
+	attrActor     = "Actor"
+	attrCreatedAt = "CreatedAt"
+	attrUpdatedAt = "UpdatedAt"
+	// attrCreatedKey is CreatedAt + "#" + ActionID: the sort key of every index, so that
+	// entries sort by time and then by ID, as List returns them.
+	attrCreatedKey = "CreatedKey"
+	// attrOpenAccountID is the AccountID while the entry is an intent and absent after Finish,
+	// which makes the open index hold only open intents.
+	attrOpenAccountID = "OpenAccountID"
+	// attrDedupeOf, on a dedupe item, is the ActionID that holds the key.
+	attrDedupeOf = "DedupeOf"
+)
+
+// Item types.
+const (
+	typeAction = "action"
+	typeDedupe = "dedupe"
+)
+
+// Index names.
+const (
+	IndexAccount = "by-account" // AccountID, CreatedKey
+	IndexRun     = "by-run"     // RunID, CreatedKey
+	IndexOpen    = "open"       // OpenAccountID, CreatedKey
+)
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func createdKey(e journal.Entry) string {
+	return journal.FormatTime(e.CreatedAt) + "#" + e.ActionID
+}
+
+func dedupeID(key string) string { return journal.ReservedPrefix + key }
+
+// toItem writes a prepared entry. Empty strings are left out: index keys may not be empty.
+func toItem(e journal.Entry) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{
+		attrItemType:   str(typeAction),
+		attrCreatedAt:  str(journal.FormatTime(e.CreatedAt)),
+		attrUpdatedAt:  str(journal.FormatTime(e.UpdatedAt)),
+		attrCreatedKey: str(createdKey(e)),
+	}
+	prior := make(map[string]types.AttributeValue, len(e.Prior))
+	for k, v := range e.Prior {
+		prior[k] = str(v)
+	}
+	item[attrPrior] = &types.AttributeValueMemberM{Value: prior}
+	for name, v := range map[string]string{
+		attrActionID: e.ActionID, attrRunID: e.RunID, attrAccountID: e.AccountID,
+		attrKind: string(e.Kind), attrPrincipal: e.Principal, attrResource: e.Resource,
+		attrRule: e.Rule, attrFindingID: e.FindingID, attrReason: e.Reason,
+		attrStatus: string(e.Status), attrDetail: e.Detail, attrUndoOf: e.UndoOf,
+		attrDedupeKey: e.DedupeKey, attrActor: e.Actor,
+	} {
+		if v != "" {
+			item[name] = str(v)
+		}
+	}
+	if e.Status == journal.StatusIntent {
+		item[attrOpenAccountID] = str(e.AccountID)
+	}
+	return item
+}
+
+// isAction reports whether item is an entry rather than a dedupe item.
+func isAction(item map[string]types.AttributeValue) bool {
+	v, ok := item[attrItemType].(*types.AttributeValueMemberS)
+	return ok && v.Value == typeAction
+}
+
+// fromItem reads an entry.
+func fromItem(item map[string]types.AttributeValue) (journal.Entry, error) {
+	var problems []string
+	s := func(name string) string {
+		switch v := item[name].(type) {
+		case nil:
+			return ""
+		case *types.AttributeValueMemberS:
+			return v.Value
+		default:
+			problems = append(problems, fmt.Sprintf("%s is %T, want a string", name, v))
+			return ""
+		}
+	}
+	e := journal.Entry{
+		ActionID: s(attrActionID), RunID: s(attrRunID), AccountID: s(attrAccountID),
+		Kind: journal.Kind(s(attrKind)), Principal: s(attrPrincipal), Resource: s(attrResource),
+		Rule: s(attrRule), FindingID: s(attrFindingID), Reason: s(attrReason),
+		Status: journal.Status(s(attrStatus)), Detail: s(attrDetail), UndoOf: s(attrUndoOf),
+		DedupeKey: s(attrDedupeKey), Actor: s(attrActor), Prior: map[string]string{},
+	}
+	switch m := item[attrPrior].(type) {
+	case nil:
+	case *types.AttributeValueMemberM:
+		for k, v := range m.Value {
+			sv, ok := v.(*types.AttributeValueMemberS)
+			if !ok {
+				problems = append(problems, fmt.Sprintf("prior state %q is %T, want a string", k, v))
+				continue
+			}
+			e.Prior[k] = sv.Value
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("%s is %T, want a map", attrPrior, m))
+	}
+	var err error
+	if e.CreatedAt, err = journal.ParseTime(s(attrCreatedAt)); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if e.UpdatedAt, err = journal.ParseTime(s(attrUpdatedAt)); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return journal.Entry{}, fmt.Errorf("malformed item %q: %s", e.ActionID, strings.Join(problems, "; "))
+	}
+	return e, nil
+}
+
+// expr collects the names and values of one request's expressions.
+type expr struct {
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+func newExpr() *expr {
+	return &expr{names: map[string]string{}, values: map[string]types.AttributeValue{}}
+}
+
+// name returns a placeholder for an attribute name (several are reserved words, e.g. Status).
+func (x *expr) name(attr string) string {
+	x.names["#"+attr] = attr
+	return "#" + attr
+}
+
+// value returns a placeholder for a string value.
+func (x *expr) value(v string) string {
+	k := fmt.Sprintf(":v%d", len(x.values))
+	x.values[k] = str(v)
+	return k
+}
+
+// in writes attr = v for one value and attr IN (...) for several.
+func (x *expr) in(attr string, vs []string) string {
+	if len(vs) == 1 {
+		return x.name(attr) + " = " + x.value(vs[0])
+	}
+	ph := make([]string, len(vs))
+	for i, v := range vs {
+		ph[i] = x.value(v)
+	}
+	return x.name(attr) + " IN (" + strings.Join(ph, ", ") + ")"
+}
