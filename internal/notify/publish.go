@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,16 +102,28 @@ func Hint(err error) string {
 
 // Publisher publishes rendered events to SNS.
 type Publisher struct {
-	api PublishAPI
-	log *slog.Logger
+	api  PublishAPI
+	opts Options
+	log  *slog.Logger
 }
 
-// NewPublisher returns a Publisher using api; log may be nil.
-func NewPublisher(api PublishAPI, log *slog.Logger) *Publisher {
+// Options configures a Publisher.
+type Options struct {
+	// Log receives a record per publication; nil discards them.
+	Log *slog.Logger
+	// ChatbotHTTPS publishes with MessageStructure=json: HTTPS subscriptions, which is how
+	// Amazon Q Developer in chat applications (AWS Chatbot) subscribes, receive the Chat
+	// rendering; every other protocol receives the plain text.
+	ChatbotHTTPS bool
+}
+
+// NewPublisher returns a Publisher using api.
+func NewPublisher(api PublishAPI, opts Options) *Publisher {
+	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{api: api, log: log}
+	return &Publisher{api: api, opts: opts, log: log}
 }
 
 // Publish renders e and publishes it to the topic with its message attributes. On a FIFO topic
@@ -121,6 +134,13 @@ func (p *Publisher) Publish(ctx context.Context, topicARN string, e Event) (stri
 		return "", err
 	}
 	in := Input(topicARN, e)
+	if p.opts.ChatbotHTTPS {
+		structured, err := json.Marshal(map[string]string{"default": aws.ToString(in.Message), "https": Chat(e)})
+		if err != nil {
+			return "", fmt.Errorf("encode message structure: %w", err)
+		}
+		in.Message, in.MessageStructure = aws.String(string(structured)), aws.String("json")
+	}
 	out, err := p.api.Publish(ctx, in)
 	if err != nil {
 		if kind := classify(err); kind != nil {
@@ -136,7 +156,7 @@ func (p *Publisher) Publish(ctx context.Context, topicARN string, e Event) (stri
 	return id, nil
 }
 
-// Input is the SNS Publish request for e.
+// Input is the SNS Publish request for e, with the plain-text message.
 func Input(topicARN string, e Event) *sns.PublishInput {
 	subject, body, attrs := Render(e)
 	in := &sns.PublishInput{

@@ -36,7 +36,7 @@ func TestPublisherSendsRenderedMessage(t *testing.T) {
 			api := &fakeSNS{publish: func(*sns.PublishInput) (*sns.PublishOutput, error) {
 				return &sns.PublishOutput{MessageId: aws.String("m-1")}, nil
 			}}
-			id, err := notify.NewPublisher(api, nil).Publish(context.Background(), topic, tc.e)
+			id, err := notify.NewPublisher(api, notify.Options{}).Publish(context.Background(), topic, tc.e)
 			if err != nil || id != "m-1" {
 				t.Fatalf("Publish() = %q, %v", id, err)
 			}
@@ -66,7 +66,7 @@ func TestPublisherSendsRenderedMessage(t *testing.T) {
 
 func TestPublisherFIFOTopicDeduplicates(t *testing.T) {
 	api := &fakeSNS{publish: func(*sns.PublishInput) (*sns.PublishOutput, error) { return &sns.PublishOutput{}, nil }}
-	p := notify.NewPublisher(api, nil)
+	p := notify.NewPublisher(api, notify.Options{})
 	e := fixtures()[0].e
 	later := e
 	later.At = later.At.Add(3)
@@ -114,7 +114,7 @@ func TestPublisherClassifiesErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &fakeSNS{publish: func(*sns.PublishInput) (*sns.PublishOutput, error) { return nil, tc.err }}
-			_, err := notify.NewPublisher(api, nil).Publish(context.Background(), topic, fixtures()[0].e)
+			_, err := notify.NewPublisher(api, notify.Options{}).Publish(context.Background(), topic, fixtures()[0].e)
 			if err == nil {
 				t.Fatal("Publish() succeeded")
 			}
@@ -138,7 +138,7 @@ func TestPublisherClassifiesErrors(t *testing.T) {
 
 func TestPublisherRejectsInvalidEvent(t *testing.T) {
 	api := &fakeSNS{publish: func(*sns.PublishInput) (*sns.PublishOutput, error) { return &sns.PublishOutput{}, nil }}
-	_, err := notify.NewPublisher(api, nil).Publish(context.Background(), topic, notify.Event{Kind: notify.KindActionDone})
+	_, err := notify.NewPublisher(api, notify.Options{}).Publish(context.Background(), topic, notify.Event{Kind: notify.KindActionDone})
 	if !errors.Is(err, notify.ErrInvalidEvent) {
 		t.Fatalf("Publish(invalid) = %v, want ErrInvalidEvent", err)
 	}

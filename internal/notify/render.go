@@ -15,8 +15,9 @@ import (
 // MaxSubjectRunes is the longest subject SNS accepts.
 const MaxSubjectRunes = 100
 
-// maxBodyBytes keeps a message (body plus attributes) under SNS's 256 KiB limit.
-const maxBodyBytes = 240 << 10
+// maxBodyBytes keeps a message under SNS's 256 KiB limit, even when it is sent together with
+// its chat rendering (Options.ChatbotHTTPS).
+const maxBodyBytes = 200 << 10
 
 // Message attribute names, for SNS subscription filter policies.
 const (

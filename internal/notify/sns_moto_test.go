@@ -99,7 +99,7 @@ func TestPublishThroughSNSToSQS(t *testing.T) {
 		}{"unicode user name", notify.Event{Kind: notify.KindGraceStarted, AccountID: "111122223333", Principal: "Zoë.ユーザー",
 			Action: notify.ActionDisableConsole, Rule: notify.RuleConsoleMFAMissing, At: at, Deadline: deadline}},
 	)
-	pub := notify.NewPublisher(snsc, nil)
+	pub := notify.NewPublisher(snsc, notify.Options{})
 	var want []sent
 	for _, ev := range events {
 		id, err := pub.Publish(ctx, topicARN, ev.e)
@@ -183,6 +183,26 @@ func TestPublishThroughSNSToSQS(t *testing.T) {
 		var apiErr smithy.APIError
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidParameter" {
 			t.Fatalf("Publish(101-rune subject) = %v, want InvalidParameter", err)
+		}
+	})
+
+	t.Run("chat rendering leaves other protocols the plain text", func(t *testing.T) {
+		e := events[0].e
+		id, err := notify.NewPublisher(snsc, notify.Options{ChatbotHTTPS: true}).Publish(ctx, topicARN, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject, body, _ := notify.Render(e)
+		m := receiveAll(t, sqsc, queues[false], 1)[0]
+		var env envelope
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &env); err != nil {
+			t.Fatal(err)
+		}
+		if env.MessageId != id || env.Subject != subject || env.Message != body {
+			t.Errorf("envelope %s got subject %q and body:\n%s", env.MessageId, env.Subject, env.Message)
+		}
+		if raw := receiveAll(t, sqsc, queues[true], 1)[0]; aws.ToString(raw.Body) != body {
+			t.Errorf("raw delivery got:\n%s", aws.ToString(raw.Body))
 		}
 	})
 
