@@ -213,6 +213,19 @@ def get_login_profile(self):
 
 iam_responses.IamResponse.get_login_profile = get_login_profile
 
+_orig_create_login_profile_response = iam_responses.IamResponse.create_login_profile
+
+
+def create_login_profile_response(self):
+    # moto ignores PasswordResetRequired on creation; AWS stores it.
+    result = _orig_create_login_profile_response(self)
+    user = self.backend.get_user(self._get_param("UserName"))
+    user.password_reset_required = str(self._get_param("PasswordResetRequired")).lower() == "true"
+    return result
+
+
+iam_responses.IamResponse.create_login_profile = create_login_profile_response
+
 
 # ---------------------------------------------------------------------------------------------
 # Credential report state: STARTED -> INPROGRESS... -> COMPLETE, expiry, GeneratedTime.

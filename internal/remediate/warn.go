@@ -1,0 +1,95 @@
+package remediate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/notify"
+	"github.com/iamwarden/iamwarden/internal/rules"
+)
+
+// Warning is one grace-period warning of a run.
+type Warning struct {
+	Kind      notify.EventKind `json:"kind"`
+	Principal string           `json:"principal"`
+	Rule      string           `json:"rule"`
+	Deadline  time.Time        `json:"deadline"`
+	// Status is "sent", "failed", or "would-send" in a dry run.
+	Status string `json:"status"`
+}
+
+// warn tells each user inside a grace period once when the period starts and once more when
+// the deadline is within WarnBefore. The journal deduplicates, so a schedule running every hour
+// sends each warning once.
+func (e *Executor) warn(ctx context.Context, p Plan) ([]Warning, error) {
+	out := []Warning{}
+	if e.Notifier == nil || e.Topic == "" {
+		return out, nil // nobody to tell; nothing recorded, so warnings go out once a topic is set
+	}
+	for _, f := range p.Pending {
+		if f.Deadline == nil {
+			continue
+		}
+		kinds := []notify.EventKind{notify.KindGraceStarted}
+		if e.WarnBefore > 0 && f.Deadline.Sub(e.Now()) <= e.WarnBefore {
+			kinds = append(kinds, notify.KindGraceEnding)
+		}
+		for _, k := range kinds {
+			w, err := e.warnOnce(ctx, p, f, k)
+			if err != nil {
+				return out, err
+			}
+			if w != nil {
+				out = append(out, *w)
+			}
+		}
+	}
+	return out, nil
+}
+
+// dedupeKey identifies one warning about one grace period: a new password starts a new period
+// (a new deadline) and so new warnings.
+func dedupeKey(f rules.Finding, k notify.EventKind) string {
+	return fmt.Sprintf("%s/%s/%s", k, f.ID, f.Deadline.UTC().Format(time.RFC3339))
+}
+
+func (e *Executor) warnOnce(ctx context.Context, p Plan, f rules.Finding, k notify.EventKind) (*Warning, error) {
+	key := dedupeKey(f, k)
+	seen, err := e.Journal.HasDedupe(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if seen {
+		return nil, nil
+	}
+	w := &Warning{Kind: k, Principal: f.Principal, Rule: f.Rule, Deadline: f.Deadline.UTC(), Status: "would-send"}
+	if e.DryRun {
+		return w, nil
+	}
+	id, err := e.IDs.New()
+	if err != nil {
+		return nil, err
+	}
+	err = e.Journal.Begin(ctx, journal.Entry{ActionID: id, AccountID: p.AccountID, Kind: journal.KindNotify, Principal: f.Principal,
+		Rule: f.Rule, FindingID: f.ID, Reason: string(k), DedupeKey: key, Actor: e.CallerARN, CreatedAt: e.Now()})
+	if errors.Is(err, journal.ErrExists) {
+		return nil, nil // another run sent it meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	status, detail := journal.StatusDone, "sent"
+	w.Status = "sent"
+	if perr := e.publish(ctx, notify.Event{Kind: k, AccountID: p.AccountID, AccountAlias: e.AccountAlias, Principal: f.Principal,
+		Action: string(journal.KindDisableConsole),
+		Rule:   f.Rule, Severity: string(f.Severity), Reason: f.Detail, Deadline: f.Deadline.UTC(), At: e.Now(), ActionID: id}); perr != nil {
+		status, detail, w.Status = journal.StatusFailed, perr.Error(), "failed"
+	}
+	if err := e.Journal.Finish(ctx, id, status, detail, e.Now()); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return w, nil
+}
