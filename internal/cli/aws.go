@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -17,6 +18,7 @@ import (
 
 // awsClients are the AWS clients of one account, sharing a call counter.
 type awsClients struct {
+	cfg     aws.Config
 	counter *awsapi.Counter
 	iam     *iam.Client
 	sts     *sts.Client
@@ -32,6 +34,7 @@ func connect(ctx context.Context, g *globals) (*awsClients, error) {
 	}
 	c := &awsClients{counter: awsapi.NewCounter()}
 	c.counter.Attach(&cfg)
+	c.cfg = cfg
 	c.iam = iam.NewFromConfig(cfg)
 	c.sts = sts.NewFromConfig(cfg)
 	c.ssm = ssm.NewFromConfig(cfg)

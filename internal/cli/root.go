@@ -29,6 +29,7 @@ type globals struct {
 	config   string
 	logLevel string
 	output   string
+	stdin    io.Reader
 	stdout   io.Writer
 	stderr   io.Writer
 	getenv   func(string) string
@@ -42,6 +43,7 @@ type AWSConfigLoader func(ctx context.Context, profile, region string) (aws.Conf
 
 // Env is what Run needs from the process: tests pass their own.
 type Env struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
@@ -77,7 +79,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 			return awsapi.LoadConfig(ctx, awsapi.Options{Profile: profile, Region: region})
 		}
 	}
-	g := &globals{stdout: env.Stdout, stderr: env.Stderr, getenv: env.Getenv, now: env.Now, awsCfg: env.AWSConfig}
+	g := &globals{stdin: env.Stdin, stdout: env.Stdout, stderr: env.Stderr, getenv: env.Getenv, now: env.Now, awsCfg: env.AWSConfig}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetOut(env.Stdout)
@@ -123,7 +125,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{err: err, hint: "iamwarden --help"}
 	})
-	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g))
+	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g))
 	return root
 }
 

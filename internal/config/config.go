@@ -29,6 +29,55 @@ type Config struct {
 	// from every rule (or from ExemptionParameterRules); empty means none is read.
 	ExemptionParameter      string   `yaml:"exemption_parameter,omitempty" json:"exemption_parameter,omitempty"`
 	ExemptionParameterRules []string `yaml:"exemption_parameter_rules,omitempty" json:"exemption_parameter_rules,omitempty"`
+
+	Enforce Enforce `yaml:"enforce,omitempty" json:"enforce,omitempty"`
+	Journal Journal `yaml:"journal,omitempty" json:"journal,omitempty"`
+}
+
+// Enforce configures remediation.
+type Enforce struct {
+	// Remediate maps rule IDs to "disable-console" or "deactivate-key"; nil keeps the default
+	// (console-mfa-missing and password-unused: disable-console; access-key-unused:
+	// deactivate-key). An empty map remediates nothing.
+	Remediate map[string]string `yaml:"remediate,omitempty" json:"remediate,omitempty"`
+	// MaxActions is the blast-radius limit: a larger plan is refused whole. Default 25.
+	MaxActions int `yaml:"max_actions,omitempty" json:"max_actions,omitempty"`
+	// DenyAccounts are never acted on.
+	DenyAccounts []string `yaml:"deny_accounts,omitempty" json:"deny_accounts,omitempty"`
+	// SNSTopicARN receives notifications.
+	SNSTopicARN string `yaml:"sns_topic_arn,omitempty" json:"sns_topic_arn,omitempty"`
+	// WarnBefore: users in a grace period are warned again this long before the deadline.
+	// Default 6h.
+	WarnBefore *Duration `yaml:"warn_before,omitempty" json:"warn_before,omitempty"`
+}
+
+// Journal says where actions are recorded: a SQLite file (default: in the XDG state
+// directory) or a DynamoDB table.
+type Journal struct {
+	Path          string `yaml:"path,omitempty" json:"path,omitempty"`
+	DynamoDBTable string `yaml:"dynamodb_table,omitempty" json:"dynamodb_table,omitempty"`
+}
+
+// DefaultMaxActions is the default blast-radius limit.
+const DefaultMaxActions = 25
+
+// DefaultWarnBefore is how long before a grace deadline the second warning goes out.
+const DefaultWarnBefore = 6 * time.Hour
+
+// WarnBeforeOrDefault returns the configured second-warning lead time.
+func (e Enforce) WarnBeforeOrDefault() time.Duration {
+	if e.WarnBefore == nil {
+		return DefaultWarnBefore
+	}
+	return time.Duration(*e.WarnBefore)
+}
+
+// MaxActionsOrDefault returns the configured blast-radius limit.
+func (e Enforce) MaxActionsOrDefault() int {
+	if e.MaxActions == 0 {
+		return DefaultMaxActions
+	}
+	return e.MaxActions
 }
 
 // RuleConfig tunes one rule. Nil fields keep the default.
@@ -173,6 +222,12 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	if v := getenv("IAMWARDEN_EXEMPTION_PARAMETER"); v != "" {
 		c.ExemptionParameter = v
 	}
+	if v := getenv("IAMWARDEN_SNS_TOPIC_ARN"); v != "" {
+		c.Enforce.SNSTopicARN = v
+	}
+	if v := getenv("IAMWARDEN_JOURNAL_TABLE"); v != "" {
+		c.Journal.DynamoDBTable = v
+	}
 }
 
 // Validate checks rule IDs, thresholds and exemptions, and reports every problem at once.
@@ -227,6 +282,23 @@ func (c *Config) Validate() error {
 	}
 	for _, id := range c.ExemptionParameterRules {
 		checkRule("exemption_parameter_rules", id)
+	}
+	for id, action := range c.Enforce.Remediate {
+		checkRule("enforce.remediate", id)
+		if action != "disable-console" && action != "deactivate-key" {
+			errs = append(errs, fmt.Errorf("enforce.remediate.%s: unknown action %q (want disable-console or deactivate-key)", id, action))
+		}
+	}
+	if c.Enforce.MaxActions < 0 {
+		errs = append(errs, fmt.Errorf("enforce.max_actions: must not be negative"))
+	}
+	for _, a := range c.Enforce.DenyAccounts {
+		if len(a) != 12 || strings.Trim(a, "0123456789") != "" {
+			errs = append(errs, fmt.Errorf("enforce.deny_accounts: %q is not a 12-digit account ID", a))
+		}
+	}
+	if c.Journal.Path != "" && c.Journal.DynamoDBTable != "" {
+		errs = append(errs, fmt.Errorf("journal: set path or dynamodb_table, not both"))
 	}
 	return errors.Join(errs...)
 }

@@ -128,6 +128,16 @@ func callError(op string, err error) error {
 // CallerARN is the identity Load ran as; empty before Load.
 func (l *Loader) CallerARN() string { return l.callerARN }
 
+// Caller asks STS who is calling, for commands that act without loading the account.
+func (l *Loader) Caller(ctx context.Context) (string, error) {
+	id, err := l.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", callError("sts:GetCallerIdentity", err)
+	}
+	l.callerARN = aws.ToString(id.Arn)
+	return l.callerARN, nil
+}
+
 // Log attribute keys.
 const (
 	logOp    = "op"

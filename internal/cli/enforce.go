@@ -1,0 +1,261 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/spf13/cobra"
+
+	"github.com/iamwarden/iamwarden/internal/exempt"
+	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/notify"
+	"github.com/iamwarden/iamwarden/internal/remediate"
+	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/rules"
+	"github.com/iamwarden/iamwarden/internal/scan"
+)
+
+// EnforceInput is what the enforce command was asked to do.
+type EnforceInput struct {
+	Apply      bool
+	Yes        bool
+	MaxActions int
+	Topic      string
+	Journal    journalFlags
+}
+
+// Exit codes of enforce beyond the scan's.
+const exitActionsFailed = 4
+
+func newEnforceCmd(g *globals) *cobra.Command {
+	in := &EnforceInput{}
+	cmd := &cobra.Command{
+		Use:   "enforce",
+		Short: "Disable what the rules condemn: console access and unused access keys (dry run unless --apply)",
+		Long: `Scan the account, plan the remediations, and show them. With --apply, carry them out.
+
+Before each action the user is read again from IAM and the same rule decision is made on that
+fresh state; a user who registered MFA, used the key or was exempted since is skipped with the
+reason. The identity running iamwarden is never acted on, accounts on the deny-list are refused,
+and a plan larger than --max-actions is refused whole. Every action is journaled before and after
+it is attempted, with what is needed to undo it ('iamwarden undo').
+
+Exit codes: 0 done (or nothing to do), 2 usage or runtime error or a refused plan, 3 the account
+data was partial, 4 some actions failed.`,
+		Example: `  iamwarden enforce                           # dry run: what would be done, re-checked live
+  iamwarden enforce --apply                   # asks to type the account ID or alias first
+  iamwarden enforce --apply --yes --sns-topic-arn arn:aws:sns:us-east-1:123456789012:iam-alerts`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEnforce(cmd.Context(), g, in)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&in.Apply, "apply", false, "carry out the plan (default: dry run)")
+	f.BoolVar(&in.Yes, "yes", false, "with --apply: do not ask for confirmation (automation)")
+	f.IntVar(&in.MaxActions, "max-actions", 0, "refuse plans with more actions than this (default 25, or enforce.max_actions)")
+	f.StringVar(&in.Topic, "sns-topic-arn", "", "SNS topic for notifications (or enforce.sns_topic_arn)")
+	f.StringVar(&in.Journal.path, "journal", "", "SQLite journal file (default: $XDG_STATE_HOME/iamwarden/journal.db)")
+	f.StringVar(&in.Journal.table, "journal-table", "", "DynamoDB journal table instead of the SQLite file")
+	return cmd
+}
+
+// enforceReport is the JSON output of enforce.
+type enforceReport struct {
+	AccountID    string              `json:"account_id"`
+	AccountAlias string              `json:"account_alias"`
+	DryRun       bool                `json:"dry_run"`
+	Partial      bool                `json:"partial"`
+	Errors       []inventory.Problem `json:"errors"`
+	Plan         remediate.Plan      `json:"plan"`
+	Outcome      *remediate.Outcome  `json:"outcome"`
+	Error        string              `json:"error,omitempty"`
+}
+
+func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
+	format, err := g.format()
+	if err != nil {
+		return err
+	}
+	setup, err := (&ScanInput{}).setup(g)
+	if err != nil {
+		return err
+	}
+	cfg := setup.Config
+	rem := remediate.DefaultRemediations()
+	if cfg.Enforce.Remediate != nil {
+		rem = remediate.Remediations{}
+		for id, kind := range cfg.Enforce.Remediate {
+			rem[id] = journal.Kind(kind)
+		}
+	}
+	if err := rem.Validate(); err != nil {
+		return usageError{err: fmt.Errorf("config enforce.remediate: %w", err)}
+	}
+	maxActions := cfg.Enforce.MaxActionsOrDefault()
+	if in.MaxActions > 0 {
+		maxActions = in.MaxActions
+	}
+	topic := firstNonEmpty(in.Topic, cfg.Enforce.SNSTopicARN)
+
+	a, err := connect(ctx, g)
+	if err != nil {
+		return err
+	}
+	loader := a.loader(g)
+	raw, err := loader.Load(ctx)
+	if err != nil {
+		return awsFailure(err)
+	}
+	snap, err := inventory.Assemble(raw)
+	if err != nil {
+		return fmt.Errorf("live data: %w", err)
+	}
+	var params []string
+	if p := cfg.ExemptionParameter; p != "" {
+		params, err = exempt.LoadParameter(ctx, a.ssm, p)
+		if err != nil && !errors.Is(err, exempt.ErrParameterNotFound) {
+			// Acting without the exclusion list could disable an excluded user.
+			return fmt.Errorf("exemption list unreadable, refusing to enforce: %w", err)
+		}
+	}
+	exempter := exempt.New(cfg, params)
+	res, err := scan.Run(ctx, snap, scan.Options{Rules: setup.Rules, Thresholds: setup.Thresholds, Exempter: exempter, Now: g.now, Log: g.log}, loader)
+	if err != nil {
+		return err
+	}
+	plan := remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, rem)
+
+	dry := !in.Apply
+	if in.Apply && !in.Yes {
+		if err := confirm(g, plan); err != nil {
+			return err
+		}
+	}
+	j, err := openJournal(ctx, g, cfg, in.Journal)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	var notifier notify.Notifier
+	if topic != "" {
+		notifier = notify.NewPublisher(sns.NewFromConfig(a.cfg), notify.Options{Log: g.log})
+	}
+	ex := &remediate.Executor{
+		IAM: a.iam, Journal: j, Notifier: notifier, Topic: topic,
+		Rules: setup.Rules, Thresholds: setup.Thresholds, Exempter: exempter,
+		CallerARN: loader.CallerARN(), AccountAlias: res.AccountAlias,
+		MaxActions: maxActions, DenyAccounts: cfg.Enforce.DenyAccounts, WarnBefore: cfg.Enforce.WarnBeforeOrDefault(),
+		DryRun: dry, Now: g.now, IDs: journal.NewIDGenerator(g.now, nil), Log: g.log,
+	}
+	out, runErr := ex.Run(ctx, plan)
+	rep := enforceReport{AccountID: res.AccountID, AccountAlias: res.AccountAlias, DryRun: dry, Partial: res.Partial,
+		Errors: res.Errors, Plan: plan, Outcome: out}
+	if runErr != nil {
+		rep.Error = runErr.Error()
+	}
+	if err := writeEnforce(g.stdout, rep, format); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(runErr, remediate.ErrBlastRadius), errors.Is(runErr, remediate.ErrDeniedAccount):
+		return usageError{err: runErr}
+	case runErr != nil:
+		return fmt.Errorf("enforcement stopped: %w", runErr)
+	case out.Count(remediate.StatusFailed) > 0:
+		return exitError{code: exitActionsFailed}
+	case res.Partial:
+		return exitError{code: report.ExitPartial}
+	}
+	return nil
+}
+
+// confirm asks the operator to type the account ID or alias, as a guard against applying to
+// the wrong account. Without a terminal it refuses: automation passes --yes.
+func confirm(g *globals, p remediate.Plan) error {
+	f, ok := g.stdin.(*os.File)
+	if !ok || !isTerminal(f) {
+		return usageError{err: errors.New("--apply needs confirmation and stdin is not a terminal"), hint: "add --yes to apply without asking"}
+	}
+	name := p.AccountID
+	if p.AccountAlias != "" {
+		name += " (" + p.AccountAlias + ")"
+	}
+	fmt.Fprintf(g.stderr, "About to apply %d actions to account %s.\nType the account ID or alias to continue: ", len(p.Actions), name)
+	line, err := bufio.NewReader(g.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	answer := strings.TrimSpace(line)
+	if answer == "" || (answer != p.AccountID && answer != p.AccountAlias) {
+		return usageError{err: errors.New("confirmation did not match the account; nothing was changed")}
+	}
+	return nil
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func writeEnforce(w io.Writer, r enforceReport, f report.Format) error {
+	if f == report.FormatJSON || f == report.FormatCSV {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(r)
+	}
+	mode := "APPLIED"
+	if r.DryRun {
+		mode = "DRY RUN (nothing changed; re-run with --apply)"
+	}
+	fmt.Fprintf(w, "Account %s %s: %s\n", r.AccountID, r.AccountAlias, mode)
+	if r.Partial {
+		fmt.Fprintln(w, "PARTIAL DATA: part of the account could not be read; see errors.")
+	}
+	if r.Outcome != nil {
+		for _, e := range r.Outcome.Reconciled {
+			fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, e.Principal, e.Status)
+		}
+		if len(r.Outcome.Results) > 0 {
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "\nSTATUS\tACTION\tUSER\tKEY\tRULE\tDETAIL")
+			for _, res := range r.Outcome.Results {
+				key := "-"
+				if res.Action.Resource != "" {
+					key = rules.MaskKeyID(res.Action.Resource)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res.Status, res.Action.Kind, res.Action.Principal, key, res.Action.Rule, res.Detail)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintln(w, "No actions.")
+		}
+		for _, wn := range r.Outcome.Warnings {
+			fmt.Fprintf(w, "warning %s to %s (deadline %s): %s\n", wn.Kind, wn.Principal, wn.Deadline.Format(time.RFC3339), wn.Status)
+		}
+		if r.Outcome.RunID != "" && !r.DryRun {
+			fmt.Fprintf(w, "\nrun %s: %d done, %d skipped, %d failed; undo with: iamwarden undo --run %s\n", r.Outcome.RunID,
+				r.Outcome.Count(remediate.StatusDone), r.Outcome.Count(remediate.StatusSkipped), r.Outcome.Count(remediate.StatusFailed), r.Outcome.RunID)
+		}
+	}
+	if n := len(r.Plan.NotifyOnly); n > 0 {
+		fmt.Fprintf(w, "%d other violations are reported, not remediated (see iamwarden scan).\n", n)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "STOPPED: %s\n", r.Error)
+	}
+	return nil
+}

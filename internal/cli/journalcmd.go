@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/iamwarden/iamwarden/internal/config"
+	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/rules"
+)
+
+// JournalInput selects journal entries.
+type JournalInput struct {
+	Journal journalFlags
+	Account string
+	Run     string
+	User    string
+	Open    bool
+	Limit   int
+}
+
+func newJournalCmd(g *globals) *cobra.Command {
+	in := &JournalInput{}
+	cmd := &cobra.Command{
+		Use:   "journal",
+		Short: "Show the journal of enforcement actions",
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&in.Journal.path, "journal", "", "SQLite journal file (default: $XDG_STATE_HOME/iamwarden/journal.db)")
+	pf.StringVar(&in.Journal.table, "journal-table", "", "DynamoDB journal table")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List actions, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runJournalList(cmd.Context(), g, in)
+		},
+	}
+	lf := list.Flags()
+	lf.StringVar(&in.Account, "account", "", "only this account")
+	lf.StringVar(&in.Run, "run", "", "only this run")
+	lf.StringVar(&in.User, "user", "", "only this IAM user")
+	lf.BoolVar(&in.Open, "open", false, "only intents without a result (interrupted runs)")
+	lf.IntVar(&in.Limit, "limit", 50, "at most this many entries (0: all)")
+	show := &cobra.Command{
+		Use:   "show ACTION_ID",
+		Short: "Show one action with its prior state",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJournalShow(cmd.Context(), g, in, args[0])
+		},
+	}
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+func loadConfig(g *globals) (*config.Config, error) {
+	cfg, err := config.Load(g.config, g.getenv)
+	if err != nil {
+		return nil, usageError{err: err, hint: "see docs/configuration.md"}
+	}
+	return cfg, nil
+}
+
+func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
+	format, err := g.format()
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	j, err := openJournal(ctx, g, cfg, in.Journal)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	f := journal.Filter{AccountID: in.Account, RunID: in.Run, Principal: in.User, Limit: in.Limit}
+	if in.Open {
+		f.Statuses = []journal.Status{journal.StatusIntent}
+	}
+	entries, err := j.List(ctx, f)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if format != report.FormatTable {
+		return writeJSON(g, nonNilEntries(entries))
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACTION_ID\tWHEN\tACCOUNT\tKIND\tUSER\tKEY\tSTATUS\tRUN")
+	for _, e := range entries {
+		key := "-"
+		if e.Resource != "" {
+			key = rules.MaskKeyID(e.Resource)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ActionID, e.CreatedAt.UTC().Format(time.RFC3339), e.AccountID, e.Kind, e.Principal, key, e.Status, orDash(e.RunID))
+	}
+	return tw.Flush()
+}
+
+func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string) error {
+	format, err := g.format()
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	j, err := openJournal(ctx, g, cfg, in.Journal)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	e, err := j.Get(ctx, id)
+	if err != nil {
+		return usageError{err: fmt.Errorf("journal: %s: %w", id, err), hint: "iamwarden journal list"}
+	}
+	if format != report.FormatTable {
+		return writeJSON(g, e)
+	}
+	w := g.stdout
+	fmt.Fprintf(w, "action    %s\nrun       %s\naccount   %s\nkind      %s\nuser      %s\n", e.ActionID, orDash(e.RunID), e.AccountID, e.Kind, e.Principal)
+	if e.Resource != "" {
+		fmt.Fprintf(w, "key       %s\n", e.Resource)
+	}
+	fmt.Fprintf(w, "rule      %s\nfinding   %s\nreason    %s\nstatus    %s\ndetail    %s\nactor     %s\ncreated   %s\nupdated   %s\n",
+		orDash(e.Rule), orDash(e.FindingID), orDash(e.Reason), e.Status, orDash(e.Detail), orDash(e.Actor),
+		e.CreatedAt.UTC().Format(time.RFC3339Nano), e.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	if e.UndoOf != "" {
+		fmt.Fprintf(w, "undo of   %s\n", e.UndoOf)
+	}
+	if len(e.Prior) > 0 {
+		var parts []string
+		for k, v := range e.Prior {
+			parts = append(parts, k+"="+v)
+		}
+		slices.Sort(parts)
+		fmt.Fprintf(w, "prior     %s\n", strings.Join(parts, " "))
+	}
+	return nil
+}
+
+func writeJSON(g *globals, v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func nonNilEntries(es []journal.Entry) []journal.Entry {
+	if es == nil {
+		return []journal.Entry{}
+	}
+	return es
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

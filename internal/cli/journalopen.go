@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/iamwarden/iamwarden/internal/config"
+	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/dynamo"
+	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
+)
+
+// journalFlags select the journal store.
+type journalFlags struct {
+	path  string
+	table string
+}
+
+// openJournal opens the DynamoDB table when one is named (flag, then config), else the SQLite
+// file (flag, then config, then the XDG state directory).
+func openJournal(ctx context.Context, g *globals, cfg *config.Config, jf journalFlags) (journal.Journal, error) {
+	table := firstNonEmpty(jf.table, cfg.Journal.DynamoDBTable)
+	path := firstNonEmpty(jf.path, cfg.Journal.Path)
+	if jf.path != "" {
+		table = "" // an explicit file wins over a configured table
+	}
+	if table != "" {
+		awsCfg, err := g.awsCfg(ctx, g.profile, g.region)
+		if err != nil {
+			return nil, usageError{err: fmt.Errorf("aws configuration: %w", err)}
+		}
+		j, err := dynamo.New(dynamodb.NewFromConfig(awsCfg), table)
+		if err != nil {
+			return nil, fmt.Errorf("journal table %s: %w", table, err)
+		}
+		return j, nil
+	}
+	if path == "" {
+		p, err := sqlite.DefaultPath(g.getenv)
+		if err != nil {
+			return nil, usageError{err: fmt.Errorf("journal: %w", err), hint: "--journal FILE"}
+		}
+		path = p
+	}
+	j, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return j, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
