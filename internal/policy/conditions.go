@@ -189,9 +189,18 @@ func compileCondition(spec opSpec, key string, vals []string, vars bool) ccondit
 	return c
 }
 
-// eval evaluates the condition against the request context; ok is false when a policy variable
-// could not be resolved.
-func (c *ccondition) eval(e *evalCtx) (result, ok bool) {
+// eval evaluates the condition against the request context. A policy value whose variable has no
+// value matches nothing; a negated operator that meets one is false, since it cannot prove the
+// key differs from it.
+func (c *ccondition) eval(e *evalCtx) bool {
+	r, ok := c.evalValues(e)
+	if !ok && c.spec.negated {
+		return false
+	}
+	return r
+}
+
+func (c *ccondition) evalValues(e *evalCtx) (result, ok bool) {
 	v, present := lookup(e.req.Context, c.key)
 	if c.spec.base == opNull {
 		for i := range c.values {

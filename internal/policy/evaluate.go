@@ -319,8 +319,10 @@ func (s *cstatement) applies(e *evalCtx) bool {
 		matched := false
 		for i := range s.resources {
 			m, ok := s.resources[i].match(e.req.Resource, e)
-			if !ok {
-				return false // an unresolvable policy variable: the statement does not apply
+			if !ok && s.notResource {
+				// A NotResource entry whose variable has no value cannot prove the resource is
+				// outside it: the statement does not apply.
+				return false
 			}
 			if m {
 				matched = true
@@ -332,8 +334,7 @@ func (s *cstatement) applies(e *evalCtx) bool {
 		}
 	}
 	for i := range s.conditions {
-		r, ok := s.conditions[i].eval(e)
-		if !ok || !r {
+		if !s.conditions[i].eval(e) {
 			return false
 		}
 	}

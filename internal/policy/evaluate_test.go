@@ -240,7 +240,8 @@ func TestActionAndResourceMatching(t *testing.T) {
 		{"resource variable value is literal", "Resource", "arn:aws:s3:::b/${aws:PrincipalTag/team}/*", "s3:GetObject", "arn:aws:s3:::b/x/k", false},
 		{"resource variable default", "Resource", "arn:aws:s3:::b/${aws:PrincipalTag/dept, 'none'}/*", "s3:GetObject", "arn:aws:s3:::b/none/k", true},
 		{"resource unresolvable variable", "Resource", "arn:aws:s3:::b/${aws:PrincipalTag/dept}/*", "s3:GetObject", "arn:aws:s3:::b//k", false},
-		{"unresolvable variable in NotResource", "NotResource", "arn:aws:s3:::b/${aws:PrincipalTag/dept}/*", "s3:GetObject", "arn:aws:s3:::c/k", false},
+		{"unresolvable variable in NotResource, resource outside anyway", "NotResource", "arn:aws:s3:::b/${aws:PrincipalTag/dept}/*", "s3:GetObject", "arn:aws:s3:::c/k", true},
+		{"unresolvable variable in NotResource, resource may be inside", "NotResource", "arn:aws:s3:::b/${aws:PrincipalTag/dept}/*", "s3:GetObject", "arn:aws:s3:::b/x/k", false},
 		{"special character variables", "Resource", "arn:aws:s3:::b/${*}${?}${$}", "s3:GetObject", "arn:aws:s3:::b/*?$", true},
 		{"special characters are literal", "Resource", "arn:aws:s3:::b/${*}", "s3:GetObject", "arn:aws:s3:::b/x", false},
 		{"notresource", "NotResource", "arn:aws:s3:::b/*", "s3:GetObject", "arn:aws:s3:::c/k", true},
@@ -263,6 +264,17 @@ func TestActionAndResourceMatching(t *testing.T) {
 				t.Errorf("%s %q vs %s %s: allowed = %v, want %v", tc.field, tc.pattern, tc.action, tc.resource, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestUnresolvableVariableInResourceList(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":["arn:aws:s3:::b/${aws:PrincipalTag/dept}/*","arn:aws:s3:::b/shared/*"]}]}`
+	set := &policy.PolicySet{Identity: []*policy.Policy{policy.MustParse("p", doc, policy.KindIdentity)}}
+	ctx := ctxFor(t, policy.AuthConsoleMFA)
+	for res, want := range map[string]bool{"arn:aws:s3:::b/shared/k": true, "arn:aws:s3:::b/sales/k": false} {
+		if got := policy.Evaluate(set, &policy.Request{Principal: alice, Action: "s3:GetObject", Resource: res, Context: ctx}).Allowed(); got != want {
+			t.Errorf("%s: allowed = %v, want %v", res, got, want)
+		}
 	}
 }
 

@@ -112,7 +112,9 @@ func compilePattern(s string, o patternOpts) pattern {
 }
 
 // match reports whether s matches the pattern; variables are resolved through r (their values are
-// literal text). ok is false when a variable without default could not be resolved.
+// literal text). A variable without a value has no equal or like value: the pattern does not
+// match, and ok is false when matching reached such a variable (so the mismatch proves nothing
+// about s, which matters for NotResource and negated operators).
 func (p *pattern) match(s string, r *evalCtx) (matched, ok bool) {
 	if p.any {
 		return true, true
@@ -122,15 +124,6 @@ func (p *pattern) match(s string, r *evalCtx) (matched, ok bool) {
 			return equalFoldLower(s, p.lit), true
 		}
 		return s == p.lit, true
-	}
-	if p.hasVar {
-		for i := range p.toks {
-			if t := &p.toks[i]; t.kind == tVar && !t.hasDef {
-				if _, found := r.variable(t.key); !found {
-					return false, false
-				}
-			}
-		}
 	}
 	ok = true
 	m := matchToks(p.toks, s, p, r, &ok)
