@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -70,7 +71,6 @@ func Open(ctx context.Context, path string) (*Journal, error) {
 
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
 	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q.Encode()}).String()
@@ -79,6 +79,10 @@ func Open(ctx context.Context, path string) (*Journal, error) {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
 	j := &Journal{db: db, path: path}
+	if err := useWAL(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
@@ -126,6 +130,39 @@ func (j *Journal) Begin(ctx context.Context, e journal.Entry) error {
 		return fmt.Errorf("begin %s: %w", e.ActionID, err)
 	}
 	return nil
+}
+
+// useWAL switches the database to write-ahead logging, a persistent property of the file.
+// The switch needs a moment of exclusive access, and SQLite answers SQLITE_BUSY at once, without
+// waiting, when another process holds the file then (typically a concurrent first open), so it
+// is retried for up to BusyTimeout.
+func useWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(BusyTimeout)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("enable WAL: journal mode is %s", mode)
+		case !isBusy(err) || time.Now().Add(delay).After(deadline):
+			return fmt.Errorf("enable WAL: %w", err)
+		}
+		t := time.NewTimer(delay + rand.N(delay))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("enable WAL: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports whether err is SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var serr *sqlitedriver.Error
+	return errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // isConstraint reports whether err is a PRIMARY KEY or UNIQUE constraint violation.
