@@ -197,8 +197,10 @@ func (e *Executor) apply(ctx context.Context, runID string, a Action) (Result, e
 	status, detail := journal.StatusDone, doneDetail(a)
 	switch {
 	case actErr == nil:
-	case isNoSuchEntity(actErr):
-		status, detail = journal.StatusSkipped, "already gone when acting: "+actErr.Error()
+	case isNoSuchEntity(actErr) && a.Kind == journal.KindDisableConsole:
+		// The profile was present when re-read a moment ago: most likely the answer to our own
+		// delete was lost and the retry found it done. The desired state holds either way.
+		detail = "console access disabled (login profile found absent on retry)"
 	default:
 		status, detail = journal.StatusFailed, actErr.Error()
 	}
