@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,5 +288,18 @@ func TestVersion2008TreatsVariablesLiterally(t *testing.T) {
 	}
 	if !policy.Evaluate(set, &policy.Request{Principal: alice, Action: "iam:GetUser", Resource: "arn:aws:iam::1:user/${aws:username}", Context: ctx}).Allowed() {
 		t.Error("literal ${aws:username} not matched in a 2008-10-17 policy")
+	}
+}
+
+func TestManyWildcardsStayFast(t *testing.T) {
+	pat := strings.Repeat("*a", 40) + "*b"
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + pat + `"}]}`
+	set := &policy.PolicySet{Identity: []*policy.Policy{policy.MustParse("p", doc, policy.KindIdentity)}}
+	res := "arn:aws:s3:::" + strings.Repeat("a", 2000)
+	if policy.Evaluate(set, &policy.Request{Principal: alice, Action: "s3:GetObject", Resource: res}).Allowed() {
+		t.Error("matched a resource without the final b")
+	}
+	if !policy.Evaluate(set, &policy.Request{Principal: alice, Action: "s3:GetObject", Resource: res + "b"}).Allowed() {
+		t.Error("did not match a resource ending in b")
 	}
 }

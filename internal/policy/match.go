@@ -21,6 +21,7 @@ type token struct {
 	key    string // variable key as written
 	def    string // variable default
 	hasDef bool
+	star   int // index of this star among the pattern's stars
 }
 
 // pattern is a compiled Action, Resource or condition value.
@@ -33,6 +34,7 @@ type pattern struct {
 	fold    bool // ASCII case-insensitive
 	arn     bool // wildcards do not cross ':' unless at the end of a segment
 	hasVar  bool
+	stars   int
 }
 
 type patternOpts struct {
@@ -88,7 +90,8 @@ func compilePattern(s string, o patternOpts) pattern {
 		case o.wild && c == '*':
 			flush()
 			cross := !o.arn || i+1 == len(s) || s[i+1] == ':'
-			p.toks = append(p.toks, token{kind: tStar, cross: cross})
+			p.toks = append(p.toks, token{kind: tStar, cross: cross, star: p.stars})
+			p.stars++
 			i++
 		case o.wild && c == '?':
 			flush()
@@ -125,14 +128,39 @@ func (p *pattern) match(s string, r *evalCtx) (matched, ok bool) {
 		}
 		return s == p.lit, true
 	}
-	ok = true
-	m := matchToks(p.toks, s, p, r, &ok)
-	return m && ok, ok
+	m := matcher{p: p, r: r, ok: true, n: len(s)}
+	if p.stars > 1 {
+		// A star that failed from position pos fails from every later position it could reach
+		// from there (up to the next colon when it cannot cross colons): remembering that keeps
+		// patterns with many stars linear in the number of stars.
+		if p.stars <= len(m.small) {
+			m.fail = m.small[:p.stars]
+		} else {
+			m.fail = make([]failRange, p.stars)
+		}
+		for i := range m.fail {
+			m.fail[i] = failRange{from: -1}
+		}
+	}
+	res := m.match(0, s)
+	return res && m.ok, m.ok
 }
 
-func matchToks(toks []token, s string, p *pattern, r *evalCtx, ok *bool) bool {
-	for len(toks) > 0 {
-		t := &toks[0]
+type failRange struct{ from, to int }
+
+type matcher struct {
+	p     *pattern
+	r     *evalCtx
+	ok    bool
+	n     int // length of the whole input
+	fail  []failRange
+	small [4]failRange
+}
+
+func (m *matcher) match(ti int, s string) bool {
+	p := m.p
+	for ; ti < len(p.toks); ti++ {
+		t := &p.toks[ti]
 		switch t.kind {
 		case tLit:
 			if !hasPrefix(s, t.lit, p.fold) {
@@ -140,10 +168,10 @@ func matchToks(toks []token, s string, p *pattern, r *evalCtx, ok *bool) bool {
 			}
 			s = s[len(t.lit):]
 		case tVar:
-			v, found := r.variable(t.key)
+			v, found := m.r.variable(t.key)
 			if !found {
 				if !t.hasDef {
-					*ok = false
+					m.ok = false
 					return false
 				}
 				v = t.def
@@ -159,30 +187,38 @@ func matchToks(toks []token, s string, p *pattern, r *evalCtx, ok *bool) bool {
 			_, n := utf8.DecodeRuneInString(s)
 			s = s[n:]
 		case tStar:
-			rest := toks[1:]
-			if len(rest) == 0 {
+			if ti == len(p.toks)-1 {
 				return t.cross || strings.IndexByte(s, ':') < 0
 			}
+			pos := m.n - len(s)
+			var fr *failRange
+			if m.fail != nil {
+				fr = &m.fail[t.star]
+				if fr.from >= 0 && pos >= fr.from && pos <= fr.to {
+					return false
+				}
+			}
+			next := &p.toks[ti+1]
+			end := len(s)
 			for i := 0; i <= len(s); i++ {
-				if rest[0].kind == tLit && !hasPrefix(s[i:], rest[0].lit, p.fold) {
-					if !t.cross && i < len(s) && s[i] == ':' {
+				if next.kind != tLit || hasPrefix(s[i:], next.lit, p.fold) {
+					if m.match(ti+1, s[i:]) {
+						return true
+					}
+					if !m.ok {
 						return false
 					}
-					continue
-				}
-				if matchToks(rest, s[i:], p, r, ok) {
-					return true
-				}
-				if !*ok {
-					return false
 				}
 				if !t.cross && i < len(s) && s[i] == ':' {
-					return false
+					end = i
+					break
 				}
+			}
+			if fr != nil {
+				*fr = failRange{from: pos, to: pos + end}
 			}
 			return false
 		}
-		toks = toks[1:]
 	}
 	return s == ""
 }
