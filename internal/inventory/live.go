@@ -26,6 +26,8 @@ type IAMAPI interface {
 	GetAccountSummary(ctx context.Context, in *iam.GetAccountSummaryInput, optFns ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error)
 	GetLoginProfile(ctx context.Context, in *iam.GetLoginProfileInput, optFns ...func(*iam.Options)) (*iam.GetLoginProfileOutput, error)
 	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, optFns ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
+	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, optFns ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 }
 
 // STSAPI is the part of the STS client the Loader uses; *sts.Client satisfies it.
@@ -178,6 +180,9 @@ func (l *Loader) Load(ctx context.Context) (Raw, error) {
 	}
 	raw.Authorization = ad
 	raw.Problems = append(raw.Problems, probs...)
+	if err := l.awsManagedPolicies(ctx, &raw); err != nil {
+		return Raw{}, err
+	}
 
 	optional := []struct {
 		op   string

@@ -32,8 +32,20 @@ type fakeIAM struct {
 	summary        func(*iam.GetAccountSummaryInput) (*iam.GetAccountSummaryOutput, error)
 	loginProfile   func(*iam.GetLoginProfileInput) (*iam.GetLoginProfileOutput, error)
 	accessKeys     func(*iam.ListAccessKeysInput) (*iam.ListAccessKeysOutput, error)
+	getPolicy      func(*iam.GetPolicyInput) (*iam.GetPolicyOutput, error)
+	policyVersion  func(*iam.GetPolicyVersionInput) (*iam.GetPolicyVersionOutput, error)
 
 	calls []string
+}
+
+func (f *fakeIAM) GetPolicy(_ context.Context, in *iam.GetPolicyInput, _ ...func(*iam.Options)) (*iam.GetPolicyOutput, error) {
+	f.calls = append(f.calls, "GetPolicy")
+	return f.getPolicy(in)
+}
+
+func (f *fakeIAM) GetPolicyVersion(_ context.Context, in *iam.GetPolicyVersionInput, _ ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error) {
+	f.calls = append(f.calls, "GetPolicyVersion")
+	return f.policyVersion(in)
 }
 
 var _ inventory.IAMAPI = (*fakeIAM)(nil)
@@ -530,10 +542,25 @@ func TestLoadPaginatesAuthorizationDetails(t *testing.T) {
 		markers = append(markers, aws.ToString(in.Marker))
 		return pages[len(markers)-1], nil
 	}}
+	// The attached AWS managed policy is read with GetPolicy and GetPolicyVersion.
+	f.getPolicy = func(in *iam.GetPolicyInput) (*iam.GetPolicyOutput, error) {
+		return &iam.GetPolicyOutput{Policy: &types.Policy{Arn: in.PolicyArn, PolicyName: aws.String("ReadOnlyAccess"), DefaultVersionId: aws.String("v7")}}, nil
+	}
+	f.policyVersion = func(in *iam.GetPolicyVersionInput) (*iam.GetPolicyVersionOutput, error) {
+		if aws.ToString(in.VersionId) != "v7" {
+			t.Errorf("read version %s, want the default v7", aws.ToString(in.VersionId))
+		}
+		return &iam.GetPolicyVersionOutput{PolicyVersion: &types.PolicyVersion{VersionId: in.VersionId, IsDefaultVersion: true, Document: aws.String(url.QueryEscape(doc))}}, nil
+	}
 	raw, err := newTestLoader(f, nil, nil, inventory.LoaderOptions{}).Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ro := raw.Authorization.Policies[len(raw.Authorization.Policies)-1]; ro.Arn != "arn:aws:iam::aws:policy/ReadOnlyAccess" || ro.DefaultVersionId != "v7" ||
+		len(ro.PolicyVersionList) != 1 || string(ro.PolicyVersionList[0].Document) != doc {
+		t.Errorf("AWS managed policy %+v", ro)
+	}
+	raw.Authorization.Policies = raw.Authorization.Policies[:len(raw.Authorization.Policies)-1]
 	if !slices.Equal(markers, []string{"", "m1", "m2"}) {
 		t.Errorf("markers %q, want the pages followed", markers)
 	}

@@ -209,7 +209,8 @@ func serverEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
+	// AWS managed policies exist in every account, as in AWS (moto leaves them out by default).
+	return append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
 }
 
 // waitReady polls the health endpoint until it answers or the deadline fires.
