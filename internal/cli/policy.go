@@ -24,6 +24,7 @@ type SimulateInput struct {
 	ResourcePolicies []string
 	Action           string
 	Resource         string
+	ResourceAccount  string
 	Principal        string
 	Auth             string   // console, access-key, console-mfa, session-mfa; empty: no MFA keys
 	Context          []string // key=type:value
@@ -85,6 +86,7 @@ Exit codes: 0 allowed, 1 denied, 2 usage error.`,
 	f.StringArrayVar(&in.ResourcePolicies, "resource-policy", nil, "resource-based policy file (repeatable)")
 	f.StringVar(&in.Action, "action", "", "the action, service:Action (required)")
 	f.StringVar(&in.Resource, "resource", "*", "the resource ARN")
+	f.StringVar(&in.ResourceAccount, "resource-account", "", "account owning the resource when its ARN has none (S3); default: the ARN's account")
 	f.StringVar(&in.Principal, "principal", "", "the principal ARN, e.g. arn:aws:iam::123456789012:user/alice")
 	f.StringVar(&in.Auth, "auth", "", "how the principal signed in: console, access-key, console-mfa or session-mfa")
 	f.StringArrayVar(&in.Context, "context", nil, "request context entry key=type:value (repeatable)")
@@ -110,10 +112,11 @@ type decidingOutput struct {
 }
 
 type requestOutput struct {
-	Principal string                  `json:"principal,omitempty"`
-	Action    string                  `json:"action"`
-	Resource  string                  `json:"resource"`
-	Context   map[string]contextValue `json:"context"`
+	Principal       string                  `json:"principal,omitempty"`
+	Action          string                  `json:"action"`
+	Resource        string                  `json:"resource"`
+	ResourceAccount string                  `json:"resource_account,omitempty"`
+	Context         map[string]contextValue `json:"context"`
 }
 
 type contextValue struct {
@@ -135,10 +138,11 @@ func runSimulate(g *globals, in *SimulateInput) error {
 	}
 	d := policy.Evaluate(set, req)
 	out := simulateOutput{
-		Decision:  d.Result.String(),
-		Deciding:  []decidingOutput{},
-		Missing:   d.Missing,
-		Request:   requestOutput{Principal: req.Principal, Action: req.Action, Resource: req.Resource, Context: map[string]contextValue{}},
+		Decision: d.Result.String(),
+		Deciding: []decidingOutput{},
+		Missing:  d.Missing,
+		Request: requestOutput{Principal: req.Principal, Action: req.Action, Resource: req.Resource,
+			ResourceAccount: req.ResourceAccount, Context: map[string]contextValue{}},
 		Reasoning: reason(d),
 	}
 	for _, s := range d.Deciding {
@@ -211,7 +215,7 @@ func buildSimulation(g *globals, in *SimulateInput) (*policy.PolicySet, *policy.
 		}
 		set.ResourcePolicies = append(set.ResourcePolicies, p)
 	}
-	req := &policy.Request{Principal: in.Principal, Action: in.Action, Resource: in.Resource, Context: map[string]policy.Value{}}
+	req := &policy.Request{Principal: in.Principal, Action: in.Action, Resource: in.Resource, ResourceAccount: in.ResourceAccount, Context: map[string]policy.Value{}}
 	if in.Auth != "" && in.Principal == "" {
 		return nil, nil, usageError{err: errors.New("--auth needs --principal"), hint: "--principal arn:aws:iam::123456789012:user/alice"}
 	}
@@ -274,6 +278,9 @@ func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	}
 	fmt.Fprintf(tw, "action:\t%s\n", out.Request.Action)
 	fmt.Fprintf(tw, "resource:\t%s\n", out.Request.Resource)
+	if out.Request.ResourceAccount != "" {
+		fmt.Fprintf(tw, "resource account:\t%s\n", out.Request.ResourceAccount)
+	}
 	keys := make([]string, 0, len(out.Request.Context))
 	for k := range out.Request.Context {
 		keys = append(keys, k)

@@ -130,6 +130,27 @@ func TestPolicySimulateTable(t *testing.T) {
 	}
 }
 
+func TestPolicySimulateCrossAccount(t *testing.T) {
+	admin := filepath.Join(t.TempDir(), "admin.json")
+	if err := os.WriteFile(admin, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--policy", admin, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::other/k", "--principal", "arn:aws:iam::123456789012:user/alice"}
+	for acct, want := range map[string]string{"123456789012": "allowed", "210987654321": "implicit_deny"} {
+		err, out := simulate(t, "json", append(args, "--resource-account", acct)...)
+		var res struct {
+			Decision string `json:"decision"`
+			Missing  string `json:"missing_allow"`
+		}
+		if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+			t.Fatalf("%v: %s", jerr, out)
+		}
+		if res.Decision != want || (want == "implicit_deny" && (res.Missing != "resource" || exitCode(err) != 1)) {
+			t.Errorf("resource account %s: %+v (exit %d), want %s", acct, res, exitCode(err), want)
+		}
+	}
+}
+
 func TestPolicySimulateUsage(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	if err := os.WriteFile(bad, []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Alow","Action":"s3:*","Resource":"*"}]}`), 0o600); err != nil {

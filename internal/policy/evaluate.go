@@ -104,6 +104,9 @@ type Request struct {
 	Action    string // service:Action
 	Resource  string // resource ARN, or "*"
 	Context   map[string]Value
+	// ResourceAccount owns the resource; empty means the account field of Resource (S3 ARNs
+	// have none, and are then taken to be in the principal's account).
+	ResourceAccount string
 }
 
 // Result is the outcome of an evaluation.
@@ -217,14 +220,15 @@ func EvaluateInto(set *PolicySet, req *Request, d *Decision) {
 	}
 
 	// 3. Resource policies. In the principal's own account, an Allow that names the principal
-	// (not merely its account) is enough on its own; across accounts both sides must allow.
+	// (not merely its account) is enough on its own; across accounts both the resource policy
+	// and the identity policies must allow.
 	resourceAllowed, resourceNamed := false, false
 	for _, p := range set.ResourcePolicies {
 		a, named := p.collectResource(&e, d)
 		resourceAllowed = resourceAllowed || a
 		resourceNamed = resourceNamed || named
 	}
-	cross := len(set.ResourcePolicies) > 0 && crossAccount(req.Principal, req.Resource)
+	cross := crossAccount(req)
 	if resourceNamed && !cross {
 		d.Result = Allowed
 		return
@@ -402,8 +406,12 @@ func isAccountRoot(id, acct string) bool {
 	return strings.HasPrefix(id, "arn:") && strings.HasSuffix(id, ":root") && accountOf(id) == acct
 }
 
-// crossAccount reports whether the resource ARN names an account other than the principal's.
-func crossAccount(principal, resource string) bool {
-	ra := accountOf(resource)
-	return ra != "" && ra != accountOf(principal)
+// crossAccount reports whether the resource belongs to an account other than the principal's.
+func crossAccount(req *Request) bool {
+	ra := req.ResourceAccount
+	if ra == "" {
+		ra = accountOf(req.Resource)
+	}
+	pa := accountOf(req.Principal)
+	return ra != "" && pa != "" && ra != pa
 }

@@ -201,10 +201,14 @@ func TestLayers(t *testing.T) {
 		{"every scp level allows", policy.PolicySet{Identity: []*policy.Policy{allowAllP(policy.KindIdentity)}, SCPs: [][]*policy.Policy{{allowAllP(policy.KindSCP)}, {scpEC2}}}, "ec2:RunInstances", policy.Allowed, ""},
 		{"same-account bucket policy naming the user", policy.PolicySet{ResourcePolicies: []*policy.Policy{bucketPolicy}}, "s3:GetObject", policy.Allowed, ""},
 		{"bucket policy does not cover the action", policy.PolicySet{ResourcePolicies: []*policy.Policy{bucketPolicy}}, "s3:PutObject", policy.ImplicitDeny, "identity"},
+		{"other account's resource without resource policy", policy.PolicySet{Identity: []*policy.Policy{allowS3}}, "s3:GetObject@210987654321", policy.ImplicitDeny, "resource"},
+		{"other account's bucket policy naming the user", policy.PolicySet{Identity: []*policy.Policy{allowS3}, ResourcePolicies: []*policy.Policy{bucketPolicy}}, "s3:GetObject@210987654321", policy.Allowed, ""},
+		{"other account's bucket policy without identity allow", policy.PolicySet{ResourcePolicies: []*policy.Policy{bucketPolicy}}, "s3:GetObject@210987654321", policy.ImplicitDeny, "identity"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := policy.Evaluate(&tc.set, &policy.Request{Principal: alice, Action: tc.action, Resource: "arn:aws:s3:::b/k", Context: ctxFor(t, policy.AuthConsoleMFA)})
+			action, acct, _ := strings.Cut(tc.action, "@")
+			d := policy.Evaluate(&tc.set, &policy.Request{Principal: alice, Action: action, Resource: "arn:aws:s3:::b/k", ResourceAccount: acct, Context: ctxFor(t, policy.AuthConsoleMFA)})
 			if d.Result != tc.want || d.Missing != tc.wantMissing {
 				t.Errorf("got %s missing %q, want %s missing %q", d.Result, d.Missing, tc.want, tc.wantMissing)
 			}
@@ -286,7 +290,7 @@ func TestVersion2008TreatsVariablesLiterally(t *testing.T) {
 	if policy.Evaluate(set, &policy.Request{Principal: alice, Action: "iam:GetUser", Resource: alice, Context: ctx}).Allowed() {
 		t.Error("variable substituted in a 2008-10-17 policy")
 	}
-	if !policy.Evaluate(set, &policy.Request{Principal: alice, Action: "iam:GetUser", Resource: "arn:aws:iam::1:user/${aws:username}", Context: ctx}).Allowed() {
+	if !policy.Evaluate(set, &policy.Request{Principal: alice, Action: "iam:GetUser", Resource: "arn:aws:iam::123456789012:user/${aws:username}", Context: ctx}).Allowed() {
 		t.Error("literal ${aws:username} not matched in a 2008-10-17 policy")
 	}
 }

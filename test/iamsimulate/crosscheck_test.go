@@ -82,6 +82,7 @@ type simCase struct {
 	Identity        []any          `json:"identity"`
 	Boundary        any            `json:"boundary,omitempty"`
 	SCPs            [][]any        `json:"scps,omitempty"`
+	ResourcePolicy  any            `json:"resourcePolicy,omitempty"`
 
 	set *policy.PolicySet
 	req *policy.Request
@@ -259,6 +260,9 @@ func knownDifference(t *testing.T, c *simCase, theirs string) string {
 			}
 			set.SCPs = append(set.SCPs, ps)
 		}
+		if c.ResourcePolicy != nil {
+			set.ResourcePolicies = []*policy.Policy{filtered(t, c.ResourcePolicy, policy.KindResource, c, d.drop)}
+		}
 		if simNames[policy.Evaluate(set, c.req).Result] == theirs {
 			return d.name
 		}
@@ -276,7 +280,11 @@ func filtered(t *testing.T, doc any, kind policy.Kind, c *simCase, drop func(*si
 		}
 	}
 	if len(kept) == 0 {
-		kept = []any{map[string]any{"Effect": "Allow", "Action": "none:None", "Resource": "*"}}
+		st := map[string]any{"Effect": "Allow", "Action": "none:None", "Resource": "*"}
+		if kind == policy.KindResource {
+			st["Principal"] = "*"
+		}
+		kept = []any{st}
 	}
 	return mustCompile(t, map[string]any{"Version": "2012-10-17", "Statement": kept}, kind)
 }
@@ -479,7 +487,10 @@ func (g *generator) simCase(t *testing.T, i int) *simCase {
 			c.Context[k] = v.Values[0]
 		}
 	}
-	c.req = &policy.Request{Principal: principal, Action: tg.action, Resource: tg.resource, Context: ctx}
+	if strings.HasPrefix(tg.resource, "arn:aws:s3:::") && g.r.IntN(5) == 0 {
+		c.ResourceAccount = "210987654321" // S3 ARNs carry no account
+	}
+	c.req = &policy.Request{Principal: principal, Action: tg.action, Resource: tg.resource, Context: ctx, ResourceAccount: c.ResourceAccount}
 	for range 1 + g.r.IntN(3) {
 		doc := g.document(1+g.r.IntN(4), false)
 		c.Identity = append(c.Identity, doc)
@@ -500,7 +511,31 @@ func (g *generator) simCase(t *testing.T, i int) *simCase {
 			c.set.SCPs = append(c.set.SCPs, []*policy.Policy{mustCompile(t, doc, policy.KindSCP)})
 		}
 	}
+	if g.r.IntN(5) == 0 && tg.resource != "*" { // a request on "*" has no resource, hence no resource policy
+		doc := g.document(1+g.r.IntN(2), false)
+		for _, st := range doc["Statement"].([]any) {
+			st.(map[string]any)["Principal"] = g.principal()
+		}
+		c.ResourcePolicy = doc
+		c.set.ResourcePolicies = []*policy.Policy{mustCompile(t, doc, policy.KindResource)}
+	}
 	return c
+}
+
+func (g *generator) principal() any {
+	switch g.r.IntN(6) {
+	case 0:
+		return "*"
+	case 1:
+		return map[string]any{"AWS": "arn:aws:iam::123456789012:root"}
+	case 2:
+		return map[string]any{"AWS": account}
+	case 3:
+		return map[string]any{"AWS": []string{g.pick(principals), g.pick(principals)}}
+	case 4:
+		return map[string]any{"AWS": "arn:aws:iam::210987654321:root"}
+	}
+	return map[string]any{"AWS": g.pick(principals)}
 }
 
 func mustCompile(t *testing.T, doc map[string]any, kind policy.Kind) *policy.Policy {

@@ -27,7 +27,8 @@ async function main() {
         policies: level.map((p, j) => ({ name: 'scp' + i + '-' + j, policy: p }))
       })),
       resourceControlPolicies: [],
-      permissionBoundaryPolicies: c.boundary ? [{ name: 'boundary', policy: c.boundary }] : undefined
+      permissionBoundaryPolicies: c.boundary ? [{ name: 'boundary', policy: c.boundary }] : undefined,
+      resourcePolicy: c.resourcePolicy || undefined
     }
     try {
       const r = await sim.runSimulation(simulation, {})
