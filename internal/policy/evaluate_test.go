@@ -307,3 +307,34 @@ func TestManyWildcardsStayFast(t *testing.T) {
 		t.Error("did not match a resource ending in b")
 	}
 }
+
+func TestSeedSCPBlocksMFARegistration(t *testing.T) {
+	// The SCP of the Security Hub IAM.5 post denies "*" without MFA; its Allow statement cannot
+	// carve out MFA registration, because an explicit Deny wins: users without MFA cannot register
+	// one while it is attached.
+	admin := policy.MustParse("admin", allowAll, policy.KindIdentity)
+	full := policy.MustParse("FullAWSAccess", allowAll, policy.KindSCP)
+	scp := load(t, "seed001_scp.json", policy.KindSCP)
+	tests := []struct {
+		name        string
+		level       []*policy.Policy
+		action      string
+		resource    string
+		auth        policy.AuthKind
+		want        policy.Result
+		wantMissing string
+	}{
+		{"registration without MFA", []*policy.Policy{full, scp}, "iam:CreateVirtualMFADevice", "arn:aws:iam::123456789012:mfa/phone", policy.AuthConsole, policy.ExplicitDeny, ""},
+		{"access key without MFA", []*policy.Policy{full, scp}, "s3:GetObject", "arn:aws:s3:::b/k", policy.AuthAccessKey, policy.ExplicitDeny, ""},
+		{"with MFA", []*policy.Policy{full, scp}, "s3:GetObject", "arn:aws:s3:::b/k", policy.AuthSessionMFA, policy.Allowed, ""},
+		{"SCP alone allows only the MFA actions", []*policy.Policy{scp}, "s3:GetObject", "arn:aws:s3:::b/k", policy.AuthSessionMFA, policy.ImplicitDeny, "scp level 0"},
+		{"SCP alone, MFA action with MFA", []*policy.Policy{scp}, "iam:EnableMFADevice", alice, policy.AuthSessionMFA, policy.Allowed, ""},
+	}
+	for _, tc := range tests {
+		set := &policy.PolicySet{Identity: []*policy.Policy{admin}, SCPs: [][]*policy.Policy{tc.level}}
+		d := policy.Evaluate(set, &policy.Request{Principal: alice, Action: tc.action, Resource: tc.resource, Context: ctxFor(t, tc.auth)})
+		if d.Result != tc.want || d.Missing != tc.wantMissing {
+			t.Errorf("%s: got %s missing %q, want %s missing %q", tc.name, d.Result, d.Missing, tc.want, tc.wantMissing)
+		}
+	}
+}
