@@ -307,3 +307,61 @@ func TestLiveScanErrors(t *testing.T) {
 		})
 	}
 }
+
+// mfa-not-enforced on a live account: AWS managed policies are read (once each) and the user's
+// whole policy set is evaluated.
+func TestLiveScanMFANotEnforced(t *testing.T) {
+	ctx := context.Background()
+	srv := mototest.Shared(t)
+	cfg := srv.Config(ctx)
+	c := iam.NewFromConfig(cfg)
+	ok := noErr(t)
+	enforce := `{"Version":"2012-10-17","Statement":[{"Sid":"DenyAllExceptListedIfNoMFA","Effect":"Deny","NotAction":["iam:CreateVirtualMFADevice","iam:EnableMFADevice","iam:GetUser","iam:ListMFADevices","iam:ListVirtualMFADevices","iam:ResyncMFADevice","sts:GetSessionToken","iam:ChangePassword"],"Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}`
+	boolDeny := strings.Replace(enforce, "BoolIfExists", "Bool", 1)
+	pol := func(name, doc string) string {
+		out, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.Policy.Arn)
+	}
+	enforceARN, boolARN := pol("EnforceMFA", enforce), pol("EnforceMFABool", boolDeny)
+	const adminARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+	user := func(name string, password, key bool, policies ...string) {
+		ok(c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name)}))
+		for _, p := range policies {
+			ok(c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(name), PolicyArn: aws.String(p)}))
+		}
+		if password {
+			srv.SetPassword(name, time.Now().Add(-time.Hour), time.Time{})
+		}
+		if key {
+			ok(c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(name)}))
+		}
+	}
+	user("admin", true, false, adminARN)
+	user("enforced", true, true, adminARN, enforceARN)
+	user("boolbug", true, true, adminARN, boolARN)
+	user("nothing", true, true)
+
+	code, out, stderr := run(t, cli.Env{Now: time.Now, AWSConfig: func(context.Context, string, string) (aws.Config, error) { return cfg, nil }},
+		"scan", "-o", "json", "--stats", "--rule", "mfa-not-enforced")
+	if code != report.ExitViolations {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decode(t, out)
+	got := map[string][]string{}
+	for _, f := range r.Findings {
+		for k := range f.Evidence {
+			got[f.Principal] = append(got[f.Principal], k)
+		}
+		sort.Strings(got[f.Principal])
+	}
+	want := map[string][]string{"admin": {"console_without_mfa"}, "boolbug": {"access_key_without_mfa"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findings %v, want %v", got, want)
+	}
+	if r.Calls["iam:GetPolicy"] != 1 || r.Calls["iam:GetPolicyVersion"] != 1 {
+		t.Errorf("AWS managed policy reads %v, want one of each for AdministratorAccess", r.Calls)
+	}
+}

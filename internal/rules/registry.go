@@ -23,6 +23,7 @@ func Registry() []Rule {
 		accessKeyUnused(),
 		accessKeyNotRotated(),
 		accessKeysMultipleActive(),
+		mfaNotEnforced(),
 	}
 }
 

@@ -23,6 +23,7 @@ var registryOrder = []string{
 	"access-key-unused",
 	"access-key-not-rotated",
 	"access-keys-multiple-active",
+	"mfa-not-enforced",
 }
 
 func TestRegistry(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/policy"
 )
 
 // Severity orders findings by urgency.
@@ -53,6 +54,14 @@ type Rule struct {
 type Env struct {
 	AsOf       time.Time
 	Thresholds Thresholds
+	// Policies resolves the policies governing a user's requests; nil where they are not known
+	// (then mfa-not-enforced does not judge).
+	Policies PolicySets
+}
+
+// PolicySets gives the policies that govern a user's requests.
+type PolicySets interface {
+	PolicySet(u *inventory.User) (*policy.PolicySet, error)
 }
 
 // Thresholds are the configurable numbers the rules use.

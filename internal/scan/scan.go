@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/iamwarden/iamwarden/internal/access"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
@@ -69,6 +70,11 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 	if live != nil && ruleOn(opts.Rules, "console-mfa-missing") {
 		res.Errors = append(res.Errors, readGraceProfiles(ctx, snap, env, live, opts.Log)...)
 	}
+	if ruleOn(opts.Rules, "mfa-not-enforced") {
+		r := access.NewResolver(snap)
+		env.Policies = r
+		res.Errors = append(res.Errors, unresolvedPolicies(snap, r)...)
+	}
 	res.Findings = evaluate(env, snap, opts)
 	if live != nil {
 		res.Errors = append(res.Errors, nameKeys(ctx, snap, res.Findings, live, opts.Log)...)
@@ -90,6 +96,23 @@ func evaluate(env rules.Env, snap *inventory.Snapshot, opts Options) []rules.Fin
 		out = append(out, rules.Evaluate(env, snap.AccountID, p, opts.Rules, opts.Exempter)...)
 	}
 	return out
+}
+
+// unresolvedPolicies names the users with credentials whose policies cannot all be read: their
+// MFA enforcement cannot be judged, so the result is partial rather than silently passing them.
+func unresolvedPolicies(snap *inventory.Snapshot, r *access.Resolver) []inventory.Problem {
+	var probs []inventory.Problem
+	for i := range snap.Users {
+		u := &snap.Users[i]
+		if !u.Password.Enabled && !slices.ContainsFunc(u.AccessKeys, func(k inventory.AccessKey) bool { return k.Active }) {
+			continue
+		}
+		if _, err := r.PolicySet(u); err != nil {
+			probs = append(probs, inventory.Problem{Where: "policies of " + u.Name, Principal: u.Name,
+				Message: "MFA enforcement not judged: " + err.Error()})
+		}
+	}
+	return probs
 }
 
 func ruleOn(rs []rules.Rule, id string) bool {
