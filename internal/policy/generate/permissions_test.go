@@ -1,0 +1,305 @@
+package generate_test
+
+import (
+	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/iamwarden/iamwarden/internal/policy"
+	"github.com/iamwarden/iamwarden/internal/policy/generate"
+)
+
+const repoRoot = "../../.."
+
+// services maps an SDK service package to its IAM action prefix and client.
+var services = []struct {
+	path   string
+	prefix string
+	client any
+}{
+	{"github.com/aws/aws-sdk-go-v2/service/iam", "iam", &iam.Client{}},
+	{"github.com/aws/aws-sdk-go-v2/service/sts", "sts", &sts.Client{}},
+	{"github.com/aws/aws-sdk-go-v2/service/ssm", "ssm", &ssm.Client{}},
+	{"github.com/aws/aws-sdk-go-v2/service/sns", "sns", &sns.Client{}},
+	{"github.com/aws/aws-sdk-go-v2/service/dynamodb", "dynamodb", &dynamodb.Client{}},
+}
+
+// packagePolicy says which policy must allow the AWS calls of each package.
+var packagePolicy = map[string]generate.Kind{
+	"internal/inventory":      generate.KindIamwardenScan,
+	"internal/exempt":         generate.KindIamwardenScan,
+	"internal/remediate":      generate.KindIamwardenEnforce,
+	"internal/notify":         generate.KindIamwardenEnforce,
+	"internal/journal/dynamo": generate.KindIamwardenEnforce,
+}
+
+// setupOnly are calls made only when deploying, with the deployer's rights: creating the
+// journal table (and waiting for it) is not part of enforce.
+var setupOnly = map[string]string{
+	"dynamodb:CreateTable":   "dynamo.CreateTable creates the journal table at deployment",
+	"dynamodb:DescribeTable": "dynamo.CreateTable waits for the new table to become active",
+}
+
+// transactItemActions are the IAM actions a TransactWriteItems item needs, by item field.
+var transactItemActions = map[string]string{
+	"Put":            "dynamodb:PutItem",
+	"Update":         "dynamodb:UpdateItem",
+	"Delete":         "dynamodb:DeleteItem",
+	"ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+// operations returns the API operation names of an SDK client: its methods taking a context and
+// a *XInput.
+func operations(client any) map[string]bool {
+	ctxType := reflect.TypeOf((*context.Context)(nil)).Elem()
+	t := reflect.TypeOf(client)
+	ops := map[string]bool{}
+	for i := range t.NumMethod() {
+		m := t.Method(i)
+		if m.Type.NumIn() < 3 || m.Type.In(1) != ctxType {
+			continue
+		}
+		in := m.Type.In(2)
+		if in.Kind() == reflect.Pointer && in.Elem().Name() == m.Name+"Input" {
+			ops[m.Name] = true
+		}
+	}
+	return ops
+}
+
+// callsIn returns the IAM actions of the AWS calls the non-test Go files of dir make: method calls
+// named after an operation of a service the file imports, and uses of an operation's Input type
+// (paginators, waiters, interfaces with the SDK's signatures).
+func callsIn(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ops := map[string]map[string]bool{}
+	for _, s := range services {
+		ops[s.path] = operations(s.client)
+	}
+	found := map[string]string{} // action -> file:line
+	fset := token.NewFileSet()
+	files, err := filepath.Glob(filepath.Join(repoRoot, dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no Go files in %s", dir)
+	}
+	transactItems := map[string]bool{}
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imported := map[string]string{} // local name -> prefix
+		var prefixes []string
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			for _, s := range services {
+				if p != s.path {
+					continue
+				}
+				name := filepath.Base(p)
+				if im.Name != nil {
+					name = im.Name.Name
+				}
+				imported[name] = s.path
+				prefixes = append(prefixes, s.path)
+			}
+		}
+		if len(prefixes) == 0 {
+			continue
+		}
+		prefixOf := func(path string) string {
+			for _, s := range services {
+				if s.path == path {
+					return s.prefix
+				}
+			}
+			return ""
+		}
+		record := func(path, op string, pos token.Pos) {
+			action := prefixOf(path) + ":" + op
+			if _, ok := found[action]; !ok {
+				p := fset.Position(pos)
+				found[action] = filepath.Base(p.Filename) + ":" + strconv.Itoa(p.Line)
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.SelectorExpr:
+				if id, ok := n.X.(*ast.Ident); ok {
+					if path, ok := imported[id.Name]; ok && strings.HasSuffix(n.Sel.Name, "Input") {
+						if op := strings.TrimSuffix(n.Sel.Name, "Input"); ops[path][op] {
+							record(path, op, n.Pos())
+						}
+					}
+				}
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if id, ok := sel.X.(*ast.Ident); ok && imported[id.Name] != "" {
+					return true // a package function such as iam.NewFromConfig
+				}
+				for _, path := range prefixes {
+					if ops[path][sel.Sel.Name] {
+						record(path, sel.Sel.Name, n.Pos())
+					}
+				}
+			case *ast.CompositeLit:
+				keys := func(lit *ast.CompositeLit) {
+					for _, e := range lit.Elts {
+						if kv, ok := e.(*ast.KeyValueExpr); ok {
+							if k, ok := kv.Key.(*ast.Ident); ok {
+								transactItems[k.Name] = true
+							}
+						}
+					}
+				}
+				typ := n.Type
+				if arr, ok := typ.(*ast.ArrayType); ok {
+					typ = arr.Elt
+				}
+				sel, ok := typ.(*ast.SelectorExpr)
+				if !ok || sel.Sel.Name != "TransactWriteItem" {
+					return true
+				}
+				if n.Type == typ {
+					keys(n)
+					return true
+				}
+				for _, e := range n.Elts { // []types.TransactWriteItem{{Put: ...}}
+					if lit, ok := e.(*ast.CompositeLit); ok {
+						keys(lit)
+					}
+				}
+			}
+			return true
+		})
+	}
+	if where, ok := found["dynamodb:TransactWriteItems"]; ok {
+		delete(found, "dynamodb:TransactWriteItems")
+		if len(transactItems) == 0 {
+			t.Errorf("%s: TransactWriteItems call whose item kinds could not be found", where)
+		}
+		for k := range transactItems {
+			found[transactItemActions[k]] = where + " (TransactWriteItems " + k + ")"
+		}
+	}
+	return found
+}
+
+// allowedActions returns the actions the Allow statements of a document list, lower-cased.
+func allowedActions(doc policy.Document) map[string]string {
+	out := map[string]string{}
+	for _, st := range doc.Statement {
+		if st.Effect != policy.EffectAllow {
+			continue
+		}
+		for _, a := range st.Action {
+			out[strings.ToLower(a)] = a
+		}
+	}
+	return out
+}
+
+func TestPermissionsMatchTheCode(t *testing.T) {
+	used := map[generate.Kind]map[string]bool{}
+	setupSeen := map[string]bool{}
+	dirs := make([]string, 0, len(packagePolicy))
+	for d := range packagePolicy {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, dir := range dirs {
+		kind := packagePolicy[dir]
+		doc, err := generate.Document(kind, generate.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		allowed := allowedActions(doc)
+		calls := callsIn(t, dir)
+		if len(calls) == 0 {
+			t.Errorf("%s: no AWS call found; is the package still calling AWS?", dir)
+		}
+		for action, where := range calls {
+			if _, ok := setupOnly[action]; ok {
+				setupSeen[action] = true
+				continue
+			}
+			if used[kind] == nil {
+				used[kind] = map[string]bool{}
+			}
+			used[kind][strings.ToLower(action)] = true
+			if _, ok := allowed[strings.ToLower(action)]; !ok {
+				t.Errorf("%s/%s calls %s, which the %s policy does not allow (add it to internal/policy/generate/policies.go)", dir, where, action, kind)
+			}
+		}
+	}
+	for action := range setupOnly {
+		if !setupSeen[action] {
+			t.Errorf("setupOnly lists %s, which no package calls any more", action)
+		}
+	}
+	// Least privilege: every action granted is called by a package the policy covers (the enforce
+	// policy covers the scan packages too).
+	for _, kind := range []generate.Kind{generate.KindIamwardenScan, generate.KindIamwardenEnforce} {
+		doc, _ := generate.Document(kind, generate.Options{})
+		for low, action := range allowedActions(doc) {
+			if used[kind][low] || (kind == generate.KindIamwardenEnforce && used[generate.KindIamwardenScan][low]) {
+				continue
+			}
+			t.Errorf("the %s policy allows %s, which no covered package calls", kind, action)
+		}
+	}
+}
+
+var docAction = regexp.MustCompile(`\b(?:iam|sts|ssm|sns|dynamodb):[A-Z][A-Za-z]+`)
+
+// TestPermissionsDocument checks docs/permissions.md lists exactly the actions of the rendered
+// iamwarden policies.
+func TestPermissionsDocument(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join(repoRoot, "docs", "permissions.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, a := range docAction.FindAllString(string(text), -1) {
+		documented[a] = true
+	}
+	rendered := map[string]bool{}
+	for _, kind := range []generate.Kind{generate.KindIamwardenScan, generate.KindIamwardenEnforce} {
+		doc, _ := generate.Document(kind, generate.Options{})
+		for _, a := range allowedActions(doc) {
+			rendered[a] = true
+			if !documented[a] {
+				t.Errorf("docs/permissions.md does not mention %s, which the %s policy allows", a, kind)
+			}
+		}
+	}
+	for a := range documented {
+		if !rendered[a] {
+			t.Errorf("docs/permissions.md lists %s, which neither iamwarden policy allows", a)
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package generate
+
+import (
+	"strings"
+
+	"github.com/iamwarden/iamwarden/internal/policy"
+)
+
+// Resource patterns of the self-service statements.
+const (
+	ownUser      = "arn:aws:iam::*:user/${aws:username}"
+	anyMFADevice = "arn:aws:iam::*:mfa/*"
+	mfaPresent   = "aws:MultiFactorAuthPresent"
+)
+
+// RegistrationActions are the actions a user without MFA still needs: to see and register a
+// virtual MFA device, to change an expired or first-time password, and to get MFA session
+// credentials on the command line. The MFA-enforcing Deny exempts exactly these.
+var RegistrationActions = []string{
+	"iam:ChangePassword",
+	"iam:CreateVirtualMFADevice",
+	"iam:EnableMFADevice",
+	"iam:GetAccountPasswordPolicy",
+	"iam:GetMFADevice",
+	"iam:GetUser",
+	"iam:ListMFADevices",
+	"iam:ListVirtualMFADevices",
+	"iam:ResyncMFADevice",
+	"sts:GetSessionToken",
+}
+
+func strs(s ...string) policy.StringOrSlice { return policy.StringOrSlice(s) }
+
+func boolCond(op, value string) policy.Condition {
+	return policy.Condition{op: {mfaPresent: policy.ConditionValues{value}}}
+}
+
+// EnforceMFA is the self-service MFA policy: users manage their own password, access keys,
+// signing certificates, SSH keys, service-specific credentials and MFA devices, may remove an MFA
+// device only while signed in with MFA, and are denied everything else until they sign in with
+// MFA. It grants nothing beyond the user's own credentials: combine it with the policies that
+// give users their work permissions.
+func EnforceMFA() policy.Document {
+	return policy.Document{
+		Version: policy.Version2012,
+		Statement: []policy.Statement{
+			{
+				Sid: "AllowViewAccountInfo", Effect: policy.EffectAllow,
+				Action:   strs("iam:GetAccountPasswordPolicy", "iam:GetAccountSummary", "iam:ListVirtualMFADevices"),
+				Resource: strs("*"),
+			},
+			{
+				Sid: "AllowManageOwnPasswords", Effect: policy.EffectAllow,
+				Action:   strs("iam:ChangePassword", "iam:GetLoginProfile", "iam:GetUser"),
+				Resource: strs(ownUser),
+			},
+			{
+				Sid: "AllowManageOwnAccessKeys", Effect: policy.EffectAllow,
+				Action:   strs("iam:CreateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:UpdateAccessKey"),
+				Resource: strs(ownUser),
+			},
+			{
+				Sid: "AllowManageOwnSigningCertificates", Effect: policy.EffectAllow,
+				Action:   strs("iam:DeleteSigningCertificate", "iam:ListSigningCertificates", "iam:UpdateSigningCertificate", "iam:UploadSigningCertificate"),
+				Resource: strs(ownUser),
+			},
+			{
+				Sid: "AllowManageOwnSSHPublicKeys", Effect: policy.EffectAllow,
+				Action:   strs("iam:DeleteSSHPublicKey", "iam:GetSSHPublicKey", "iam:ListSSHPublicKeys", "iam:UpdateSSHPublicKey", "iam:UploadSSHPublicKey"),
+				Resource: strs(ownUser),
+			},
+			{
+				Sid: "AllowManageOwnServiceSpecificCredentials", Effect: policy.EffectAllow,
+				Action: strs("iam:CreateServiceSpecificCredential", "iam:DeleteServiceSpecificCredential", "iam:ListServiceSpecificCredentials",
+					"iam:ResetServiceSpecificCredential", "iam:UpdateServiceSpecificCredential"),
+				Resource: strs(ownUser),
+			},
+			{
+				// Virtual MFA devices carry a name the user chooses: the resource cannot be
+				// pinned to the user name.
+				Sid: "AllowCreateVirtualMFADevice", Effect: policy.EffectAllow,
+				Action:   strs("iam:CreateVirtualMFADevice"),
+				Resource: strs(anyMFADevice),
+			},
+			{
+				Sid: "AllowManageOwnUserMFA", Effect: policy.EffectAllow,
+				Action:   strs("iam:EnableMFADevice", "iam:GetMFADevice", "iam:ListMFADevices", "iam:ResyncMFADevice"),
+				Resource: strs(ownUser),
+			},
+			{
+				// Removing a device needs MFA: a stolen password alone must not be able to
+				// take the second factor away.
+				Sid: "AllowRemoveOwnMFAOnlyWithMFA", Effect: policy.EffectAllow,
+				Action:    strs("iam:DeactivateMFADevice", "iam:DeleteVirtualMFADevice"),
+				Resource:  strs(anyMFADevice, ownUser),
+				Condition: boolCond("Bool", "true"),
+			},
+			{
+				// BoolIfExists: requests signed with long-term access keys carry no
+				// aws:MultiFactorAuthPresent key and must be denied too.
+				Sid: "DenyAllExceptMFARegistrationWithoutMFA", Effect: policy.EffectDeny,
+				NotAction: strs(RegistrationActions...),
+				Resource:  strs("*"),
+				Condition: boolCond("BoolIfExists", "false"),
+			},
+		},
+	}
+}
+
+// SCPOptions tune EnforceMFASCP.
+type SCPOptions struct {
+	// ExemptPrincipalARNs are principal ARN patterns (ArnLike wildcards allowed) never denied,
+	// e.g. a break-glass user.
+	ExemptPrincipalARNs []string
+}
+
+// EnforceMFASCP is a service control policy denying IAM users every action but MFA
+// registration until they sign in with MFA. Role sessions (automation, CI, Lambda, service-linked
+// roles, the organization's own tooling) are not IAM users and are not affected. It has no Allow
+// statement: SCPs grant nothing, FullAWSAccess stays attached.
+func EnforceMFASCP(opts SCPOptions) policy.Document {
+	cond := boolCond("BoolIfExists", "false")
+	cond["StringEquals"] = map[string]policy.ConditionValues{"aws:PrincipalType": {"User"}}
+	if len(opts.ExemptPrincipalARNs) > 0 {
+		cond["ArnNotLike"] = map[string]policy.ConditionValues{"aws:PrincipalArn": policy.ConditionValues(opts.ExemptPrincipalARNs)}
+	}
+	return policy.Document{
+		Version: policy.Version2012,
+		Statement: []policy.Statement{{
+			Sid: "DenyIAMUsersWithoutMFA", Effect: policy.EffectDeny,
+			NotAction: strs(RegistrationActions...),
+			Resource:  strs("*"),
+			Condition: cond,
+		}},
+	}
+}
+
+// PermissionOptions name the resources of iamwarden's own policies.
+type PermissionOptions struct {
+	// ExemptionParameter is the SSM parameter holding exempt user names.
+	ExemptionParameter string
+	// SNSTopicARN is the notification topic (wildcards allowed).
+	SNSTopicARN string
+	// JournalTable is the DynamoDB journal table name.
+	JournalTable string
+}
+
+// Default resource names of iamwarden's own policies.
+const (
+	DefaultExemptionParameter = "/iam-unused-user-cleanup/excluded-users"
+	DefaultSNSTopicARN        = "arn:aws:sns:*:*:iamwarden-*"
+	DefaultJournalTable       = "iamwarden-journal"
+)
+
+func (o PermissionOptions) withDefaults() PermissionOptions {
+	if o.ExemptionParameter == "" {
+		o.ExemptionParameter = DefaultExemptionParameter
+	}
+	if o.SNSTopicARN == "" {
+		o.SNSTopicARN = DefaultSNSTopicARN
+	}
+	if o.JournalTable == "" {
+		o.JournalTable = DefaultJournalTable
+	}
+	return o
+}
+
+// ScanActions are the calls of 'iamwarden scan' and 'export' (and of the Lambda's scan).
+var ScanActions = []string{
+	"sts:GetCallerIdentity",
+	"iam:GenerateCredentialReport",
+	"iam:GetCredentialReport",
+	"iam:GetAccountAuthorizationDetails",
+	"iam:ListVirtualMFADevices",
+	"iam:GetAccountPasswordPolicy",
+	"iam:ListAccountAliases",
+	"iam:GetAccountSummary",
+	"iam:GetLoginProfile",
+	"iam:ListAccessKeys",
+	"iam:GetPolicy",
+	"iam:GetPolicyVersion",
+}
+
+// EnforceIAMActions are the user-level calls 'iamwarden enforce' and 'undo' add to the scan's.
+var EnforceIAMActions = []string{
+	"iam:GetUser",
+	"iam:ListMFADevices",
+	"iam:GetAccessKeyLastUsed",
+	"iam:DeleteLoginProfile",
+	"iam:UpdateAccessKey",
+	"iam:CreateLoginProfile",
+}
+
+// JournalActions are the IAM actions of the journal's DynamoDB calls. TransactWriteItems is not
+// an IAM action: a transaction needs the action of each item it writes (PutItem here).
+var JournalActions = []string{
+	"dynamodb:GetItem",
+	"dynamodb:PutItem",
+	"dynamodb:UpdateItem",
+	"dynamodb:Query",
+	"dynamodb:Scan",
+}
+
+func parameterARN(name string) string {
+	return "arn:aws:ssm:*:*:parameter/" + strings.TrimPrefix(name, "/")
+}
+
+// IamwardenScan is the least-privilege policy of the read-only commands.
+func IamwardenScan(opts PermissionOptions) policy.Document {
+	opts = opts.withDefaults()
+	return policy.Document{
+		Version:   policy.Version2012,
+		Statement: scanStatements(opts),
+	}
+}
+
+func scanStatements(opts PermissionOptions) []policy.Statement {
+	return []policy.Statement{
+		{Sid: "IamwardenScan", Effect: policy.EffectAllow, Action: strs(ScanActions...), Resource: strs("*")},
+		{Sid: "IamwardenExemptionList", Effect: policy.EffectAllow, Action: strs("ssm:GetParameter"), Resource: strs(parameterARN(opts.ExemptionParameter))},
+	}
+}
+
+// IamwardenEnforce is the least-privilege policy of 'enforce' and 'undo': the scan's, the
+// user-level calls, notifications and the DynamoDB journal.
+func IamwardenEnforce(opts PermissionOptions) policy.Document {
+	opts = opts.withDefaults()
+	table := "arn:aws:dynamodb:*:*:table/" + opts.JournalTable
+	return policy.Document{
+		Version: policy.Version2012,
+		Statement: append(scanStatements(opts),
+			policy.Statement{Sid: "IamwardenEnforce", Effect: policy.EffectAllow, Action: strs(EnforceIAMActions...), Resource: strs("arn:aws:iam::*:user/*")},
+			policy.Statement{Sid: "IamwardenNotify", Effect: policy.EffectAllow, Action: strs("sns:Publish"), Resource: strs(opts.SNSTopicARN)},
+			policy.Statement{Sid: "IamwardenJournal", Effect: policy.EffectAllow, Action: strs(JournalActions...), Resource: strs(table, table+"/index/*")},
+		),
+	}
+}
