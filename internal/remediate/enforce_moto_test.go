@@ -115,6 +115,9 @@ func newAccount(t *testing.T) *account {
 	a.user("latecomer") // exempted after the report was read
 	a.mfa("latecomer")
 	a.key("latecomer", "latecomer", n.Add(-200*day), n.Add(-100*day))
+	a.user("listed") // on the SSM exclusion list: exempt without an expiry
+	a.mfa("listed")
+	a.key("listed", "listed", n.Add(-200*day), n.Add(-100*day))
 	a.user("caller") // the identity running the tool
 	srv.SetPassword("caller", n.Add(-300*day), n.Add(-200*day))
 	a.mfa("caller")
@@ -156,8 +159,8 @@ func (a *account) plan() remediate.Plan {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	cfg := config.Default()
-	res, err := scan.Run(ctx, snap, scan.Options{Rules: cfg.EnabledRules(), Thresholds: cfg.Thresholds(), Exempter: exempt.New(cfg, nil)}, loader)
+	cfg := exclusionConfig()
+	res, err := scan.Run(ctx, snap, scan.Options{Rules: cfg.EnabledRules(), Thresholds: cfg.Thresholds(), Exempter: exempt.New(cfg, []string{"listed"})}, loader)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -174,11 +177,18 @@ func (a *account) changeAfterRead() {
 		{Key: aws.String(exempt.TagUntil), Value: aws.String(a.now.AddDate(0, 1, 0).Format("2006-01-02"))}}}))
 }
 
-func (a *account) executor(j journal.Journal, dry bool) *remediate.Executor {
+// exclusionConfig names the SSM exclusion list (its users are passed in, as read from SSM).
+func exclusionConfig() *config.Config {
 	cfg := config.Default()
+	cfg.ExemptionParameter = "/iam-unused-user-cleanup/excluded-users"
+	return cfg
+}
+
+func (a *account) executor(j journal.Journal, dry bool) *remediate.Executor {
+	cfg := exclusionConfig()
 	return &remediate.Executor{
 		IAM: a.iam, Journal: j, Notifier: notify.NewPublisher(sns.NewFromConfig(a.cfg), notify.Options{}), Topic: a.topic,
-		Rules: cfg.EnabledRules(), Thresholds: cfg.Thresholds(), Exempter: exempt.New(cfg, nil),
+		Rules: cfg.EnabledRules(), Thresholds: cfg.Thresholds(), Exempter: exempt.New(cfg, []string{"listed"}),
 		CallerARN: fmt.Sprintf("arn:aws:iam::%s:user/caller", a.srv.AccountID), MaxActions: 25, WarnBefore: 6 * time.Hour,
 		DryRun: dry, Now: time.Now, IDs: journal.NewIDGenerator(time.Now, nil),
 	}
@@ -189,7 +199,7 @@ func (a *account) state() map[string]string {
 	a.t.Helper()
 	ctx := context.Background()
 	out := map[string]string{}
-	for _, u := range []string{"newbie", "pastgrace", "registered", "dormant", "twokeys", "keyuser", "vendor", "lapsed", "latecomer", "caller"} {
+	for _, u := range []string{"newbie", "pastgrace", "registered", "dormant", "twokeys", "keyuser", "vendor", "lapsed", "latecomer", "listed", "caller"} {
 		_, err := a.iam.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(u)})
 		var nse *iamtypes.NoSuchEntityException
 		switch {
