@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,8 +64,7 @@ data was partial, 4 some actions failed.`,
 	f.BoolVar(&in.Yes, "yes", false, "with --apply: do not ask for confirmation (automation)")
 	f.IntVar(&in.MaxActions, "max-actions", 0, "refuse plans with more actions than this (default 25, or enforce.max_actions)")
 	f.StringVar(&in.Topic, "sns-topic-arn", "", "SNS topic for notifications (or enforce.sns_topic_arn)")
-	f.StringVar(&in.Journal.path, "journal", "", "SQLite journal file (default: $XDG_STATE_HOME/iamwarden/journal.db)")
-	f.StringVar(&in.Journal.table, "journal-table", "", "DynamoDB journal table instead of the SQLite file")
+	addJournalFlags(f, &in.Journal)
 	return cmd
 }
 
@@ -210,10 +208,7 @@ func isTerminal(f *os.File) bool {
 
 func writeEnforce(w io.Writer, r enforceReport, f report.Format) error {
 	if f == report.FormatJSON || f == report.FormatCSV {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(r)
+		return encodeJSON(w, r)
 	}
 	mode := "APPLIED"
 	if r.DryRun {

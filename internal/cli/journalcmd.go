@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -33,9 +34,7 @@ func newJournalCmd(g *globals) *cobra.Command {
 		Use:   "journal",
 		Short: "Show the journal of enforcement actions",
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&in.Journal.path, "journal", "", "SQLite journal file (default: $XDG_STATE_HOME/iamwarden/journal.db)")
-	pf.StringVar(&in.Journal.table, "journal-table", "", "DynamoDB journal table")
+	addJournalFlags(cmd.PersistentFlags(), &in.Journal)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List actions, newest first",
@@ -75,11 +74,7 @@ func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(g)
-	if err != nil {
-		return err
-	}
-	j, err := openJournal(ctx, g, cfg, in.Journal)
+	j, err := openConfiguredJournal(ctx, g, in.Journal)
 	if err != nil {
 		return err
 	}
@@ -112,11 +107,7 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(g)
-	if err != nil {
-		return err
-	}
-	j, err := openJournal(ctx, g, cfg, in.Journal)
+	j, err := openConfiguredJournal(ctx, g, in.Journal)
 	if err != nil {
 		return err
 	}
@@ -150,8 +141,11 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 	return nil
 }
 
-func writeJSON(g *globals, v any) error {
-	enc := json.NewEncoder(g.stdout)
+func writeJSON(g *globals, v any) error { return encodeJSON(g.stdout, v) }
+
+// encodeJSON writes v indented, with "<" and ">" kept readable.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)

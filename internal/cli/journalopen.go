@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/spf13/pflag"
 
 	"github.com/iamwarden/iamwarden/internal/config"
 	"github.com/iamwarden/iamwarden/internal/journal"
@@ -16,6 +17,21 @@ import (
 type journalFlags struct {
 	path  string
 	table string
+}
+
+// addJournalFlags declares --journal and --journal-table on fs.
+func addJournalFlags(fs *pflag.FlagSet, jf *journalFlags) {
+	fs.StringVar(&jf.path, "journal", "", "SQLite journal file (default: $XDG_STATE_HOME/iamwarden/journal.db)")
+	fs.StringVar(&jf.table, "journal-table", "", "DynamoDB journal table instead of the SQLite file")
+}
+
+// openConfiguredJournal loads the configuration file and opens the journal it and the flags name.
+func openConfiguredJournal(ctx context.Context, g *globals, jf journalFlags) (journal.Journal, error) {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return nil, err
+	}
+	return openJournal(ctx, g, cfg, jf)
 }
 
 // openJournal opens the DynamoDB table when one is named (flag, then config), else the SQLite

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -42,9 +41,7 @@ func listRules(g *globals, f report.Format) error {
 		infos = append(infos, ruleInfo{r.ID, r.Title, r.Severity, r.Root, r.Controls, r.Doc})
 	}
 	if f == report.FormatJSON {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(infos)
+		return encodeJSON(g.stdout, infos)
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tSEVERITY\tCONTROLS\tTITLE")

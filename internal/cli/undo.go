@@ -42,17 +42,12 @@ a safe channel. Undo actions are journaled too, and an action is never undone tw
 	}
 	f := cmd.Flags()
 	f.StringVar(&in.Run, "run", "", "undo every applied action of this run")
-	f.StringVar(&in.Journal.path, "journal", "", "SQLite journal file (default: $XDG_STATE_HOME/iamwarden/journal.db)")
-	f.StringVar(&in.Journal.table, "journal-table", "", "DynamoDB journal table")
+	addJournalFlags(f, &in.Journal)
 	return cmd
 }
 
 func runUndo(ctx context.Context, g *globals, in *UndoInput) error {
-	cfg, err := loadConfig(g)
-	if err != nil {
-		return err
-	}
-	j, err := openJournal(ctx, g, cfg, in.Journal)
+	j, err := openConfiguredJournal(ctx, g, in.Journal)
 	if err != nil {
 		return err
 	}
