@@ -107,6 +107,16 @@ func seed(b *testing.B, users int) (*mototest.Server, []string) {
 
 	ctx := context.Background()
 	c := iam.NewFromConfig(srv.Config(ctx))
+	// The staff group grants AdministratorAccess and enforces MFA, so mfa-not-enforced evaluates
+	// real policy sets for every user (and passes those with MFA-enforcing policies).
+	if _, err := c.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: aws.String("staff"),
+		PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.PutGroupPolicy(ctx, &iam.PutGroupPolicyInput{GroupName: aws.String("staff"), PolicyName: aws.String("EnforceMFA"),
+		PolicyDocument: aws.String(enforceMFA)}); err != nil {
+		b.Fatal(err)
+	}
 	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("iamwarden-scanner")}); err != nil {
 		b.Fatal(err)
 	}
@@ -121,6 +131,10 @@ func seed(b *testing.B, users int) (*mototest.Server, []string) {
 		"AWS_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PROFILE=")
 	return srv, env
 }
+
+const enforceMFA = `{"Version":"2012-10-17","Statement":[{"Sid":"DenyAllExceptListedIfNoMFA","Effect":"Deny",
+"NotAction":["iam:CreateVirtualMFADevice","iam:EnableMFADevice","iam:GetUser","iam:ListMFADevices","iam:ListVirtualMFADevices","iam:ResyncMFADevice","sts:GetSessionToken","iam:ChangePassword"],
+"Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}`
 
 type result struct {
 	calls    map[string]int
