@@ -42,7 +42,7 @@ func newPolicyCmd(g *globals) *cobra.Command {
 		Short: "Work with IAM policy documents",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newPolicySimulateCmd(g))
+	cmd.AddCommand(newPolicySimulateCmd(g), newPolicyRenderCmd(g), newPolicyLintCmd(g), newPolicyApplyCmd(g))
 	return cmd
 }
 

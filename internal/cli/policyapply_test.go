@@ -80,7 +80,7 @@ func TestPolicyApply(t *testing.T) {
 	apply := func(extra ...string) (int, applyOut, string) {
 		t.Helper()
 		args := append([]string{"policy", "apply", "enforce-mfa", "--group", "ForceMfaAccess", "--add-users", "console-users-without-mfa", "-o", "json"}, extra...)
-		code, out, errOut := runPolicy(t, env, args...)
+		code, out, errOut := run(t, env, args...)
 		var o applyOut
 		if out != "" {
 			if err := json.Unmarshal([]byte(out), &o); err != nil {
@@ -181,7 +181,7 @@ func TestPolicyApply(t *testing.T) {
 	}
 
 	// Table output of a no-op run.
-	code, out, _ := runPolicy(t, env, "policy", "apply", "enforce-mfa", "--group", "ForceMfaAccess", "-o", "table")
+	code, out, _ := run(t, env, "policy", "apply", "enforce-mfa", "--group", "ForceMfaAccess", "-o", "table")
 	if code != 0 || !strings.Contains(out, "Nothing to do") || !strings.Contains(out, "DRY RUN") {
 		t.Errorf("table: exit %d\n%s", code, out)
 	}
@@ -190,7 +190,7 @@ func TestPolicyApply(t *testing.T) {
 		{"policy", "apply", "enforce-mfa-scp", "--group", "g"},
 		{"policy", "apply", "enforce-mfa", "--group", "g", "--add-users", "everyone"},
 	} {
-		if code, _, _ := runPolicy(t, env, args...); code != 2 {
+		if code, _, _ := run(t, env, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
 	}

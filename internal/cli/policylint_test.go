@@ -1,30 +1,14 @@
 package cli_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iamwarden/iamwarden/internal/cli"
 )
-
-// runPolicy executes the CLI with the policy subcommands and returns its exit code, stdout and
-// stderr.
-func runPolicy(t *testing.T, env cli.Env, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	env.Stdout, env.Stderr = &stdout, &stderr
-	if env.Now == nil {
-		env.Now = func() time.Time { return fixedNow }
-	}
-	code := cli.RunPolicy(context.Background(), args, env)
-	return code, stdout.String(), stderr.String()
-}
 
 const lintData = "../policy/lint/testdata/"
 
@@ -34,7 +18,7 @@ func TestPolicyRender(t *testing.T) {
 		{"terraform", "enforce-mfa.tf.golden"},
 		{"cloudformation", "enforce-mfa.yaml.golden"},
 	} {
-		code, out, errOut := runPolicy(t, cli.Env{}, "policy", "render", "enforce-mfa", "--format", f.format)
+		code, out, errOut := run(t, cli.Env{}, "policy", "render", "enforce-mfa", "--format", f.format)
 		want, err := os.ReadFile(filepath.Join("../policy/generate/testdata", f.golden))
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +27,7 @@ func TestPolicyRender(t *testing.T) {
 			t.Errorf("render --format %s: exit %d, stderr %q, output differs from %s:\n%s", f.format, code, errOut, f.golden, out)
 		}
 	}
-	code, out, _ := runPolicy(t, cli.Env{}, "policy", "render", "enforce-mfa-scp", "--exempt-principal-arn", "arn:aws:iam::*:user/breakglass")
+	code, out, _ := run(t, cli.Env{}, "policy", "render", "enforce-mfa-scp", "--exempt-principal-arn", "arn:aws:iam::*:user/breakglass")
 	if code != 0 || !strings.Contains(out, `"ArnNotLike"`) {
 		t.Errorf("scp with exemption: exit %d\n%s", code, out)
 	}
@@ -54,7 +38,7 @@ func TestPolicyRender(t *testing.T) {
 		{"policy", "render", "enforce-mfa", "--exempt-principal-arn", "arn:aws:iam::*:user/x"},
 		{"policy", "render", "enforce-mfa-scp", "--exempt-principal-arn", "breakglass"},
 	} {
-		if code, _, errOut := runPolicy(t, cli.Env{}, args...); code != 2 || !strings.Contains(errOut, "iamwarden:") {
+		if code, _, errOut := run(t, cli.Env{}, args...); code != 2 || !strings.Contains(errOut, "iamwarden:") {
 			t.Errorf("%q: exit %d, stderr %q; want a usage error", args, code, errOut)
 		}
 	}
@@ -79,7 +63,7 @@ func TestPolicyLint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runPolicy(t, cli.Env{}, append([]string{"policy", "lint", "-o", "json"}, tt.args...)...)
+			code, out, errOut := run(t, cli.Env{}, append([]string{"policy", "lint", "-o", "json"}, tt.args...)...)
 			var rep struct {
 				Findings []struct {
 					Rule string `json:"rule"`
@@ -116,12 +100,12 @@ func TestPolicyLint(t *testing.T) {
 }
 
 func TestPolicyLintFormats(t *testing.T) {
-	code, out, _ := runPolicy(t, cli.Env{}, "policy", "lint", "-o", "text", lintData+"seed002_force_mfa_group.json")
+	code, out, _ := run(t, cli.Env{}, "policy", "lint", "-o", "text", lintData+"seed002_force_mfa_group.json")
 	want := lintData + "seed002_force_mfa_group.json:53: error legacy-mfa-device-resource: "
 	if code != 1 || !strings.HasPrefix(out, want) {
 		t.Errorf("text: exit %d, got %q, want a line starting %q", code, out, want)
 	}
-	code, out, _ = runPolicy(t, cli.Env{}, "policy", "lint", "-o", "sarif", lintData+"seed002_force_mfa_group.json")
+	code, out, _ = run(t, cli.Env{}, "policy", "lint", "-o", "sarif", lintData+"seed002_force_mfa_group.json")
 	var sarif struct {
 		Version string `json:"version"`
 		Runs    []struct {
@@ -142,7 +126,7 @@ func TestPolicyLintFormats(t *testing.T) {
 		{"policy", "lint", "testdata/no-such-file.json"},
 		{"policy", "lint", "--account", "--from", demo},
 	} {
-		if code, _, errOut := runPolicy(t, cli.Env{}, args...); code != 2 {
+		if code, _, errOut := run(t, cli.Env{}, args...); code != 2 {
 			t.Errorf("%q: exit %d (%s), want 2", args, code, errOut)
 		}
 	}
