@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,11 +11,10 @@ import (
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/cli"
+	"github.com/iamwarden/iamwarden/internal/golden"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const demo = "../../examples/demo-account"
 
@@ -38,21 +36,9 @@ func run(t *testing.T, env cli.Env, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-func golden(t *testing.T, name, got string) {
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update after checking):\n%s", path, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func decode(t *testing.T, out string) report.Result {
@@ -71,7 +57,7 @@ func TestScanDemoGolden(t *testing.T) {
 			if code != report.ExitViolations {
 				t.Fatalf("exit %d, want 1; stderr: %s", code, stderr)
 			}
-			golden(t, "demo."+f, out)
+			checkGolden(t, "demo."+f, out)
 		})
 	}
 }

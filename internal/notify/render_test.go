@@ -1,18 +1,18 @@
 package notify_test
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/iamwarden/iamwarden/internal/golden"
 	"github.com/iamwarden/iamwarden/internal/notify"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files and the examples in docs/notifications.md")
+// update (-update) also rewrites the examples in docs/notifications.md.
+var update = golden.Update
 
 // keyID is an access key ID that must never appear unmasked in a message.
 const keyID = "AKIAQ3EGRYUL5VBXW7ZT"
@@ -92,18 +92,7 @@ func TestRenderGolden(t *testing.T) {
 			}
 			got := notify.Format(notify.Render(tc.e))
 			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs from the rendering (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-			}
+			golden.Check(t, path, got)
 		})
 	}
 }

@@ -3,18 +3,16 @@ package generate_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/iamwarden/iamwarden/internal/golden"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var extensions = map[generate.Format]string{
 	generate.FormatJSON:           "json",
@@ -41,18 +39,7 @@ func TestRenderGolden(t *testing.T) {
 			t.Run(string(k.Kind)+"/"+string(f), func(t *testing.T) {
 				got := render(t, k.Kind, f, generate.Options{})
 				path := goldenPath(k.Kind, f)
-				if *update {
-					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run with -update to create)", err)
-				}
-				if got != string(want) {
-					t.Errorf("rendering differs from %s (run with -update after checking):\n%s", path, got)
-				}
+				golden.Check(t, path, got)
 			})
 		}
 	}

@@ -3,7 +3,6 @@ package lint_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,13 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iamwarden/iamwarden/internal/golden"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
 	"github.com/iamwarden/iamwarden/internal/policy/lint"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func lintFile(t *testing.T, name string, kind policy.Kind) []lint.Finding {
 	t.Helper()
@@ -269,21 +267,9 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
-func golden(t *testing.T, name, got string) {
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update after checking):\n%s", path, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestOutputGolden(t *testing.T) {
@@ -304,7 +290,7 @@ func TestOutputGolden(t *testing.T) {
 			if err := tt.write(&b); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tt.name, b.String())
+			checkGolden(t, tt.name, b.String())
 		})
 	}
 }
