@@ -24,12 +24,7 @@ func checkAccessKeyNotRotated(env Env, p *inventory.User) []Verdict {
 		return nil
 	}
 	n := env.Thresholds.AccessKeyMaxAgeDays
-	var out []Verdict
-	for _, k := range p.AccessKeys {
-		if !existedAt(env.AsOf, k) {
-			continue
-		}
-		key := k
+	return keyVerdicts(env, p, func(key inventory.AccessKey) (string, map[string]any, bool) {
 		ev := map[string]any{
 			"access_key_slot": key.Slot,
 			"created":         stamp(key.Created),
@@ -37,29 +32,19 @@ func checkAccessKeyNotRotated(env Env, p *inventory.User) []Verdict {
 			"threshold_days":  n,
 			"age_days":        nil,
 		}
-		var detail string
 		switch {
 		case key.Created.IsZero():
 			if p.Incomplete {
-				continue // the creation time may be what could not be read
+				return "", nil, false // the creation time may be what could not be read
 			}
-			detail = fmt.Sprintf("%s has an unknown creation time, so its age cannot be shown to be under %s",
-				keyName(key), plural(n, "day"))
+			return fmt.Sprintf("%s has an unknown creation time, so its age cannot be shown to be under %s",
+				keyName(key), plural(n, "day")), ev, true
 		case atLeastDaysBefore(env.AsOf, key.Created, n):
 			age := ageDays(env.AsOf, key.Created)
 			ev["age_days"] = age
-			detail = fmt.Sprintf("%s was created %s ago (%s) and not rotated since, threshold %s",
-				keyName(key), plural(age, "day"), date(key.Created), plural(n, "day"))
-		default:
-			continue
+			return fmt.Sprintf("%s was created %s ago (%s) and not rotated since, threshold %s",
+				keyName(key), plural(age, "day"), date(key.Created), plural(n, "day")), ev, true
 		}
-		out = append(out, Verdict{
-			Resource: key.Ref(),
-			Key:      &key,
-			State:    StateViolation,
-			Detail:   detail,
-			Evidence: ev,
-		})
-	}
-	return out
+		return "", nil, false
+	})
 }

@@ -24,12 +24,7 @@ func checkAccessKeyUnused(env Env, p *inventory.User) []Verdict {
 		return nil
 	}
 	n := env.Thresholds.AccessKeyUnusedDays
-	var out []Verdict
-	for _, k := range p.AccessKeys {
-		if !existedAt(env.AsOf, k) {
-			continue
-		}
-		key := k
+	return keyVerdicts(env, p, func(key inventory.AccessKey) (string, map[string]any, bool) {
 		ev := map[string]any{
 			"access_key_slot": key.Slot,
 			"last_used":       nil,
@@ -37,37 +32,27 @@ func checkAccessKeyUnused(env Env, p *inventory.User) []Verdict {
 			"threshold_days":  n,
 			"age_days":        nil,
 		}
-		var detail string
 		switch {
 		case !key.LastUsed.IsZero():
 			if !atLeastDaysBefore(env.AsOf, key.LastUsed, n) {
-				continue // used recently, or used after AsOf (so not provably unused at AsOf)
+				return "", nil, false // used recently, or used after AsOf (so not provably unused at AsOf)
 			}
 			age := ageDays(env.AsOf, key.LastUsed)
 			ev["last_used"] = stamp(key.LastUsed)
 			ev["age_days"] = age
-			detail = fmt.Sprintf("%s was last used %s ago (%s), threshold %s",
-				keyName(key), plural(age, "day"), date(key.LastUsed), plural(n, "day"))
+			return fmt.Sprintf("%s was last used %s ago (%s), threshold %s",
+				keyName(key), plural(age, "day"), date(key.LastUsed), plural(n, "day")), ev, true
 		case p.Incomplete:
-			continue // "never used" may be a value that could not be read
+			return "", nil, false // "never used" may be a value that could not be read
 		case key.Created.IsZero():
-			detail = fmt.Sprintf("%s was never used and its creation time is unknown, threshold %s",
-				keyName(key), plural(n, "day"))
+			return fmt.Sprintf("%s was never used and its creation time is unknown, threshold %s",
+				keyName(key), plural(n, "day")), ev, true
 		case atLeastDaysBefore(env.AsOf, key.Created, n):
 			age := ageDays(env.AsOf, key.Created)
 			ev["age_days"] = age
-			detail = fmt.Sprintf("%s was never used and was created %s ago (%s), threshold %s",
-				keyName(key), plural(age, "day"), date(key.Created), plural(n, "day"))
-		default:
-			continue
+			return fmt.Sprintf("%s was never used and was created %s ago (%s), threshold %s",
+				keyName(key), plural(age, "day"), date(key.Created), plural(n, "day")), ev, true
 		}
-		out = append(out, Verdict{
-			Resource: key.Ref(),
-			Key:      &key,
-			State:    StateViolation,
-			Detail:   detail,
-			Evidence: ev,
-		})
-	}
-	return out
+		return "", nil, false
+	})
 }

@@ -59,6 +59,25 @@ func keyName(k inventory.AccessKey) string {
 	return k.Ref()
 }
 
+// keyVerdicts applies judge to each key that was active at env.AsOf and turns each violation it
+// reports (detail, evidence, true) into a verdict naming that exact key. Each verdict holds its
+// own copy of the key.
+func keyVerdicts(env Env, p *inventory.User, judge func(k inventory.AccessKey) (string, map[string]any, bool)) []Verdict {
+	var out []Verdict
+	for _, k := range p.AccessKeys {
+		if !existedAt(env.AsOf, k) {
+			continue
+		}
+		key := k
+		detail, ev, ok := judge(key)
+		if !ok {
+			continue
+		}
+		out = append(out, Verdict{Resource: key.Ref(), Key: &key, State: StateViolation, Detail: detail, Evidence: ev})
+	}
+	return out
+}
+
 // existedAt reports whether an active key counts at asOf: a key created after the instant judged
 // did not exist then.
 func existedAt(asOf time.Time, k inventory.AccessKey) bool {

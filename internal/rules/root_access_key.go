@@ -23,12 +23,7 @@ func checkRootAccessKey(env Env, p *inventory.User) []Verdict {
 	if !p.IsRoot {
 		return nil
 	}
-	var out []Verdict
-	for _, k := range p.AccessKeys {
-		if !existedAt(env.AsOf, k) {
-			continue
-		}
-		key := k
+	return keyVerdicts(env, p, func(key inventory.AccessKey) (string, map[string]any, bool) {
 		ev := map[string]any{
 			"access_key_slot": key.Slot,
 			"created":         stamp(key.Created),
@@ -48,13 +43,6 @@ func checkRootAccessKey(env Env, p *inventory.User) []Verdict {
 			ev["last_used"] = stamp(key.LastUsed)
 			used = fmt.Sprintf("last used %s (%s ago)", date(key.LastUsed), plural(ageDays(env.AsOf, key.LastUsed), "day"))
 		}
-		out = append(out, Verdict{
-			Resource: key.Ref(),
-			Key:      &key,
-			State:    StateViolation,
-			Detail:   fmt.Sprintf("the root user has active %s, %s, %s", keyName(key), created, used),
-			Evidence: ev,
-		})
-	}
-	return out
+		return fmt.Sprintf("the root user has active %s, %s, %s", keyName(key), created, used), ev, true
+	})
 }
