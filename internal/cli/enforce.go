@@ -136,7 +136,7 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 
 	dry := !in.Apply
 	if in.Apply && !in.Yes {
-		if err := confirm(g, plan); err != nil {
+		if err := confirm(g, plan.AccountID, plan.AccountAlias, fmt.Sprintf("apply %d actions", len(plan.Actions))); err != nil {
 			return err
 		}
 	}
@@ -180,22 +180,22 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 
 // confirm asks the operator to type the account ID or alias, as a guard against applying to
 // the wrong account. Without a terminal it refuses: automation passes --yes.
-func confirm(g *globals, p remediate.Plan) error {
+func confirm(g *globals, accountID, alias, what string) error {
 	f, ok := g.stdin.(*os.File)
 	if !ok || !isTerminal(f) {
 		return usageError{err: errors.New("--apply needs confirmation and stdin is not a terminal"), hint: "add --yes to apply without asking"}
 	}
-	name := p.AccountID
-	if p.AccountAlias != "" {
-		name += " (" + p.AccountAlias + ")"
+	name := accountID
+	if alias != "" {
+		name += " (" + alias + ")"
 	}
-	fmt.Fprintf(g.stderr, "About to apply %d actions to account %s.\nType the account ID or alias to continue: ", len(p.Actions), name)
+	fmt.Fprintf(g.stderr, "About to %s in account %s.\nType the account ID or alias to continue: ", what, name)
 	line, err := bufio.NewReader(g.stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	answer := strings.TrimSpace(line)
-	if answer == "" || (answer != p.AccountID && answer != p.AccountAlias) {
+	if answer == "" || (answer != accountID && answer != alias) {
 		return usageError{err: errors.New("confirmation did not match the account; nothing was changed")}
 	}
 	return nil

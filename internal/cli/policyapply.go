@@ -14,7 +14,6 @@ import (
 
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
-	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
 )
 
@@ -126,7 +125,7 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 	if in.Apply && len(plan.Steps) > 0 {
 		if !in.Yes {
 			// The same typed confirmation as enforce: the account ID.
-			if err := confirm(g, remediate.Plan{AccountID: plan.AccountID, Actions: make([]remediate.Action, len(plan.Steps))}); err != nil {
+			if err := confirm(g, plan.AccountID, "", fmt.Sprintf("make %d IAM changes", len(plan.Steps))); err != nil {
 				return err
 			}
 		}
