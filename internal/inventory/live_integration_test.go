@@ -63,17 +63,6 @@ func ok[T any](v T, err error) func(t *testing.T, what string) T {
 	}
 }
 
-func principal(t *testing.T, s *inventory.Snapshot, name string) *inventory.User {
-	t.Helper()
-	for _, p := range s.Principals() {
-		if p.Name == name {
-			return p
-		}
-	}
-	t.Fatalf("no principal %q in the snapshot", name)
-	return nil
-}
-
 func TestLiveLoadReadsAgedCredentials(t *testing.T) {
 	m := newMotoAccount(t, nil)
 	ctx := context.Background()
@@ -139,7 +128,7 @@ func TestLiveLoadReadsAgedCredentials(t *testing.T) {
 		t.Errorf("root keys %+v", root.AccessKeys)
 	}
 
-	alice := principal(t, snap, "alice")
+	alice := userByName(t, snap, "alice")
 	if !alice.Created.Equal(created) || !alice.Password.Enabled || !alice.Password.LastChanged.Equal(pwSet) || !alice.Password.LastUsed.Equal(pwUsed) {
 		t.Errorf("alice created %v password %+v", alice.Created, alice.Password)
 	}
@@ -162,7 +151,7 @@ func TestLiveLoadReadsAgedCredentials(t *testing.T) {
 	if g := snap.Groups["devs"]; len(g.InlinePolicies) != 1 || !json.Valid([]byte(g.InlinePolicies[0].Document)) {
 		t.Errorf("group devs %+v", g)
 	}
-	bob := principal(t, snap, "bob")
+	bob := userByName(t, snap, "bob")
 	if bob.Password.Enabled || bob.MFA.Active || len(bob.AccessKeys) != 2 {
 		t.Errorf("bob %+v", bob)
 	}
