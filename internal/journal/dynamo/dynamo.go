@@ -103,6 +103,9 @@ func (j *Journal) Begin(ctx context.Context, e journal.Entry) error {
 		})
 		var cond *types.ConditionalCheckFailedException
 		if errors.As(err, &cond) {
+			if j.landed(ctx, e) {
+				return nil
+			}
 			return fmt.Errorf("begin %s: %w", e.ActionID, journal.ErrExists)
 		}
 		if err != nil {
@@ -132,6 +135,9 @@ func (j *Journal) Begin(ctx context.Context, e journal.Entry) error {
 			return nil
 		}
 		if what := conditionFailed(cancelled.CancellationReasons); what != "" {
+			if j.landed(ctx, e) {
+				return nil
+			}
 			return fmt.Errorf("begin %s: %s: %w", e.ActionID, what, journal.ErrExists)
 		}
 		if !conflictOnly(cancelled.CancellationReasons) || attempt == conflictAttempts {
@@ -141,6 +147,25 @@ func (j *Journal) Begin(ctx context.Context, e journal.Entry) error {
 			return fmt.Errorf("begin %s: %w", e.ActionID, err)
 		}
 	}
+}
+
+// landed reports whether the entry a failed conditional Begin wanted to write is already there,
+// exactly as written: the SDK retried a write whose answer was lost (a timeout, a dropped
+// connection) and the retry found the first attempt's item. That is success, not a duplicate.
+func (j *Journal) landed(ctx context.Context, e journal.Entry) bool {
+	got, err := j.Get(ctx, e.ActionID)
+	if err != nil || got.Status != journal.StatusIntent {
+		return false
+	}
+	same := got.RunID == e.RunID && got.AccountID == e.AccountID && got.Kind == e.Kind && got.Principal == e.Principal &&
+		got.Resource == e.Resource && got.FindingID == e.FindingID && got.DedupeKey == e.DedupeKey &&
+		got.CreatedAt.Equal(e.CreatedAt) && got.Reason == e.Reason && got.Actor == e.Actor
+	if !same || e.DedupeKey == "" {
+		return same
+	}
+	// With a dedupe key, the dedupe item must point at this entry too.
+	owner, err := j.dedupeOwner(ctx, e.DedupeKey)
+	return err == nil && owner == e.ActionID
 }
 
 // conditionFailed names what already exists when a Begin transaction's condition failed, and
@@ -219,10 +244,14 @@ func (j *Journal) Finish(ctx context.Context, actionID string, status journal.St
 		}
 		return nil
 	}
-	// The condition failed: either there is no such action or it already has a result.
+	// The condition failed: either there is no such action, or it already has a result, which
+	// may be this very one when the SDK retried a write whose answer was lost.
 	current, err := j.Get(ctx, actionID)
 	if err != nil {
 		return fmt.Errorf("finish %s: %w", actionID, unwrapGet(err))
+	}
+	if current.Status == status && current.Detail == detail && current.UpdatedAt.Equal(journal.UTC(at)) {
+		return nil
 	}
 	return fmt.Errorf("finish %s: status is %s: %w", actionID, current.Status, journal.ErrNotOpen)
 }
@@ -452,4 +481,20 @@ func (j *Journal) Open(ctx context.Context, accountID string) ([]journal.Entry, 
 		entries = []journal.Entry{}
 	}
 	return entries, nil
+}
+
+// dedupeOwner returns the action ID a dedupe item points at.
+func (j *Journal) dedupeOwner(ctx context.Context, key string) (string, error) {
+	out, err := j.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(j.table),
+		Key:            map[string]types.AttributeValue{attrActionID: str(dedupeID(key))},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", err
+	}
+	if v, ok := out.Item[attrDedupeOf].(*types.AttributeValueMemberS); ok {
+		return v.Value, nil
+	}
+	return "", journal.ErrNotFound
 }

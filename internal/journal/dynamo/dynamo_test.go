@@ -246,6 +246,9 @@ func (f *fakeClient) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput,
 }
 
 func (f *fakeClient) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if f.get == nil {
+		return &dynamodb.GetItemOutput{}, nil // no such item
+	}
 	return f.get(in)
 }
 
