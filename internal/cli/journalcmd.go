@@ -97,7 +97,7 @@ func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
 		if e.Resource != "" {
 			key = rules.MaskKeyID(e.Resource)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ActionID, e.CreatedAt.UTC().Format(time.RFC3339), e.AccountID, e.Kind, e.Principal, key, e.Status, orDash(e.RunID))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ActionID, e.CreatedAt.UTC().Format(time.RFC3339), e.AccountID, e.Kind, e.Principal, key, e.Status, dash(e.RunID))
 	}
 	return tw.Flush()
 }
@@ -120,12 +120,12 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 		return writeJSON(g, e)
 	}
 	w := g.stdout
-	fmt.Fprintf(w, "action    %s\nrun       %s\naccount   %s\nkind      %s\nuser      %s\n", e.ActionID, orDash(e.RunID), e.AccountID, e.Kind, e.Principal)
+	fmt.Fprintf(w, "action    %s\nrun       %s\naccount   %s\nkind      %s\nuser      %s\n", e.ActionID, dash(e.RunID), e.AccountID, e.Kind, e.Principal)
 	if e.Resource != "" {
 		fmt.Fprintf(w, "key       %s\n", e.Resource)
 	}
 	fmt.Fprintf(w, "rule      %s\nfinding   %s\nreason    %s\nstatus    %s\ndetail    %s\nactor     %s\ncreated   %s\nupdated   %s\n",
-		orDash(e.Rule), orDash(e.FindingID), orDash(e.Reason), e.Status, orDash(e.Detail), orDash(e.Actor),
+		dash(e.Rule), dash(e.FindingID), dash(e.Reason), e.Status, dash(e.Detail), dash(e.Actor),
 		e.CreatedAt.UTC().Format(time.RFC3339Nano), e.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	if e.UndoOf != "" {
 		fmt.Fprintf(w, "undo of   %s\n", e.UndoOf)
@@ -156,11 +156,4 @@ func nonNilEntries(es []journal.Entry) []journal.Entry {
 		return []journal.Entry{}
 	}
 	return es
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -146,10 +146,8 @@ func (g *globals) format() (report.Format, error) {
 		}
 		return f, nil
 	}
-	if f, ok := g.stdout.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return report.FormatTable, nil
-		}
+	if f, ok := g.stdout.(*os.File); ok && isTerminal(f) {
+		return report.FormatTable, nil
 	}
 	return report.FormatJSON, nil
 }
