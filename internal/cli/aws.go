@@ -45,6 +45,19 @@ func (c *awsClients) loader(g *globals) *inventory.Loader {
 	return inventory.NewLoader(c.iam, c.sts, inventory.LoaderOptions{Now: g.now, Log: g.log})
 }
 
+// readAccount reads the account live with loader and assembles the snapshot the rules judge.
+func readAccount(ctx context.Context, loader *inventory.Loader) (*inventory.Snapshot, error) {
+	raw, err := loader.Load(ctx)
+	if err != nil {
+		return nil, awsFailure(err)
+	}
+	snap, err := inventory.Assemble(raw)
+	if err != nil {
+		return nil, fmt.Errorf("live data: %w", err)
+	}
+	return snap, nil
+}
+
 // awsFailure turns an AWS error into a user-facing one with a hint for the usual causes.
 func awsFailure(err error) error {
 	if hint := awsapi.Hint(err); hint != "" {

@@ -111,13 +111,9 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 		return err
 	}
 	loader := a.loader(g)
-	raw, err := loader.Load(ctx)
+	snap, err := readAccount(ctx, loader)
 	if err != nil {
-		return awsFailure(err)
-	}
-	snap, err := inventory.Assemble(raw)
-	if err != nil {
-		return fmt.Errorf("live data: %w", err)
+		return err
 	}
 	var params []string
 	if p := cfg.ExemptionParameter; p != "" {

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
-	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
 	"github.com/iamwarden/iamwarden/internal/report"
 )
@@ -97,13 +96,9 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 	}
 	spec := generate.InstallSpec{PolicyName: in.PolicyName, Document: doc, Group: in.Group}
 	if in.AddUsers != "" {
-		raw, err := a.loader(g).Load(ctx)
+		snap, err := readAccount(ctx, a.loader(g))
 		if err != nil {
-			return awsFailure(err)
-		}
-		snap, err := inventory.Assemble(raw)
-		if err != nil {
-			return fmt.Errorf("live data: %w", err)
+			return err
 		}
 		if snap.Partial() {
 			return fmt.Errorf("the account could not be read completely (%s); refusing to pick users from partial data", snap.Problems[0].Message)

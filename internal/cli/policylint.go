@@ -133,13 +133,9 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 		if err != nil {
 			return err
 		}
-		raw, err := a.loader(g).Load(ctx)
+		snap, err := readAccount(ctx, a.loader(g))
 		if err != nil {
-			return awsFailure(err)
-		}
-		snap, err := inventory.Assemble(raw)
-		if err != nil {
-			return fmt.Errorf("live data: %w", err)
+			return err
 		}
 		docs = append(docs, lint.FromSnapshot(snap, "account "+snap.AccountID)...)
 	}

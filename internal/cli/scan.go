@@ -205,12 +205,8 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 			return err
 		}
 		loader := a.loader(g)
-		raw, err := loader.Load(ctx)
-		if err != nil {
-			return awsFailure(err)
-		}
-		if snap, err = inventory.Assemble(raw); err != nil {
-			return fmt.Errorf("live data: %w", err)
+		if snap, err = readAccount(ctx, loader); err != nil {
+			return err
 		}
 		live = loader
 		calls = a.counter.Snapshot
