@@ -3,8 +3,13 @@
 // An action is written twice: Begin stores an intent (with the prior state needed to undo it)
 // before the change is attempted, and Finish stores the result afterwards. An intent that never
 // received a result is a crash leftover: Open lists them so the next run can reconcile them
-// against live state. Action IDs and dedupe keys are unique, so a plan applied twice never acts
-// twice, and a notification is sent once per dedupe key.
+// against live state.
+//
+// Two mechanisms keep unattended, concurrent runs from acting twice. A run holds a lease on the
+// account while it changes it (Acquire, Renew, Release), so a second run waits or stops. And
+// every change carries a dedupe key naming what it changes (ChangeKey), held by one entry at a
+// time, so even runs that bypass the lease record the same change once; a failed attempt
+// releases its key, so that a notification that was not delivered is sent by a later run.
 //
 // The store is pluggable: internal/journal/sqlite keeps the journal in a local file for the CLI,
 // internal/journal/dynamo in a DynamoDB table shared by a team and the Lambda. Both pass the
@@ -35,11 +40,45 @@ const (
 	KindReactivateKey Kind = "reactivate-key"
 	// KindNotify records a notification, deduplicated by its DedupeKey.
 	KindNotify Kind = "notify"
+	// KindAddToGroup adds a user to a group (policy apply).
+	KindAddToGroup Kind = "add-to-group"
+	// KindRemoveFromGroup removes a user added by KindAddToGroup.
+	KindRemoveFromGroup Kind = "remove-from-group"
+	// KindSetPolicyVersion makes a new version of a managed policy its default (policy apply);
+	// Prior names the version it replaced.
+	KindSetPolicyVersion Kind = "set-policy-version"
+	// KindRestorePolicyVersion makes the version a KindSetPolicyVersion replaced the default again.
+	KindRestorePolicyVersion Kind = "restore-policy-version"
 )
 
 // Kinds lists every kind, in the order above.
 func Kinds() []Kind {
-	return []Kind{KindDisableConsole, KindDeactivateKey, KindRestoreConsole, KindReactivateKey, KindNotify}
+	return []Kind{KindDisableConsole, KindDeactivateKey, KindRestoreConsole, KindReactivateKey, KindNotify,
+		KindAddToGroup, KindRemoveFromGroup, KindSetPolicyVersion, KindRestorePolicyVersion}
+}
+
+// UndoKind returns the kind that reverses k, and false for kinds that cannot be undone.
+func UndoKind(k Kind) (Kind, bool) {
+	switch k {
+	case KindDisableConsole:
+		return KindRestoreConsole, true
+	case KindDeactivateKey:
+		return KindReactivateKey, true
+	case KindAddToGroup:
+		return KindRemoveFromGroup, true
+	case KindSetPolicyVersion:
+		return KindRestorePolicyVersion, true
+	}
+	return "", false
+}
+
+// IsUndo reports whether k reverses another action.
+func (k Kind) IsUndo() bool {
+	switch k {
+	case KindRestoreConsole, KindReactivateKey, KindRemoveFromGroup, KindRestorePolicyVersion:
+		return true
+	}
+	return false
 }
 
 // Valid reports whether k is one of Kinds.
@@ -77,6 +116,14 @@ func (s Status) Valid() bool { return slices.Contains(Statuses(), s) }
 // Final reports whether s is a result, i.e. a valid status other than StatusIntent.
 func (s Status) Final() bool { return s != StatusIntent && s.Valid() }
 
+// Releases reports whether an entry with status s gives up its dedupe key: the attempt changed
+// nothing (failed, or found not applied after a crash), so a later run may try the same change
+// or send the same notification again under the same key.
+func (s Status) Releases() bool { return s == StatusFailed || s == StatusReconciledNotDone }
+
+// Applied reports whether s records a change that was made: what undo reverses.
+func (s Status) Applied() bool { return s == StatusDone || s == StatusReconciledDone }
+
 // Entry is one journaled action.
 type Entry struct {
 	// ActionID identifies the action; see NewIDGenerator. Unique in a journal.
@@ -89,6 +136,9 @@ type Entry struct {
 	Kind Kind
 	// Principal is the IAM user name acted on.
 	Principal string
+	// UserID is the acted-on user's unique ID (AIDA…): a user deleted and created again under
+	// the same name is another person, and undo refuses to act on them.
+	UserID string
 	// Resource is the access key ID for key actions, empty otherwise.
 	Resource string
 	// Rule is the ID of the rule whose finding caused the action.
@@ -107,8 +157,10 @@ type Entry struct {
 	Detail string
 	// UndoOf is the ActionID this action undoes, for restore and reactivate actions.
 	UndoOf string
-	// DedupeKey, when set, is unique in the journal: a second Begin with the same key fails
-	// with ErrExists. Notifications use it, e.g. "grace-start/<account>/<user>/<finding>".
+	// DedupeKey, when set, is held by at most one entry: a Begin with a key another entry holds
+	// fails with ErrExists. An entry holds its key from Begin on, and gives it up when it ends
+	// with a status that Releases. Changes use ChangeKey; notifications a key of their own, e.g.
+	// "grace-start/<finding>/<deadline>".
 	DedupeKey string
 	// Actor is the ARN of the identity that ran the tool.
 	Actor string
@@ -124,6 +176,8 @@ type Filter struct {
 	AccountID string
 	RunID     string
 	Principal string
+	// DedupeKey matches entries with this key, whether they hold it or released it.
+	DedupeKey string
 	// Kinds matches entries of any of these kinds.
 	Kinds []Kind
 	// Statuses matches entries with any of these statuses.
@@ -143,6 +197,7 @@ func (f Filter) Match(e Entry) bool {
 	case f.AccountID != "" && e.AccountID != f.AccountID,
 		f.RunID != "" && e.RunID != f.RunID,
 		f.Principal != "" && e.Principal != f.Principal,
+		f.DedupeKey != "" && e.DedupeKey != f.DedupeKey,
 		len(f.Kinds) > 0 && !slices.Contains(f.Kinds, e.Kind),
 		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, e.Status),
 		!f.Since.IsZero() && e.CreatedAt.Before(f.Since),
@@ -156,12 +211,12 @@ func (f Filter) Match(e Entry) bool {
 // processes sharing one store.
 type Journal interface {
 	// Begin writes e as an intent (its Status is ignored). It fails with ErrExists, writing
-	// nothing, if an entry with the same ActionID or (when set) DedupeKey exists; the check and
-	// the write are one atomic conditional write. Invalid entries fail with ErrInvalid.
+	// nothing, if an entry with the same ActionID exists or (when set) another entry holds the
+	// DedupeKey; the check and the write are atomic. Invalid entries fail with ErrInvalid.
 	Begin(ctx context.Context, e Entry) error
-	// Finish records the result of an intent: status must be final. It fails with ErrNotFound
-	// for an unknown action and ErrNotOpen if the action already has a result, which is never
-	// overwritten.
+	// Finish records the result of an intent: status must be final. A status that Releases
+	// gives up the entry's dedupe key. It fails with ErrNotFound for an unknown action and
+	// ErrNotOpen if the action already has a result, which is never overwritten.
 	Finish(ctx context.Context, actionID string, status Status, detail string, at time.Time) error
 	// Get returns one entry, or ErrNotFound.
 	Get(ctx context.Context, actionID string) (Entry, error)
@@ -170,8 +225,14 @@ type Journal interface {
 	// Open returns the intents without a result of one account (of all accounts if accountID is
 	// empty), oldest first: the crash leftovers to reconcile.
 	Open(ctx context.Context, accountID string) ([]Entry, error)
-	// HasDedupe reports whether an entry with the dedupe key exists.
+	// HasDedupe reports whether an entry holds the dedupe key.
 	HasDedupe(ctx context.Context, key string) (bool, error)
+
+	Leaser
+
+	// Check verifies that the store is reachable, writable and has the schema this program
+	// needs, writing nothing. Its error says what is wrong and what to try.
+	Check(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }
@@ -191,6 +252,14 @@ var (
 // ReservedPrefix starts no ActionID: stores may use it for their own items.
 const ReservedPrefix = "DEDUPE#"
 
+// LeasePrefix starts no ActionID either: stores may key lease items with it.
+const LeasePrefix = "LEASE#"
+
+// Reserved reports whether id starts with a prefix stores keep for themselves.
+func Reserved(id string) bool {
+	return strings.HasPrefix(id, ReservedPrefix) || strings.HasPrefix(id, LeasePrefix)
+}
+
 // maxField bounds every string field, well below DynamoDB's 400 KB item limit.
 const maxField = 16 << 10
 
@@ -201,8 +270,8 @@ func Prepare(e Entry) (Entry, error) {
 	switch {
 	case e.ActionID == "":
 		problems = append(problems, "action ID is empty")
-	case strings.HasPrefix(e.ActionID, ReservedPrefix):
-		problems = append(problems, fmt.Sprintf("action ID %q starts with the reserved prefix %q", e.ActionID, ReservedPrefix))
+	case Reserved(e.ActionID):
+		problems = append(problems, fmt.Sprintf("action ID %q starts with a reserved prefix (%q, %q)", e.ActionID, ReservedPrefix, LeasePrefix))
 	}
 	if e.AccountID == "" {
 		problems = append(problems, "account ID is empty")
@@ -214,7 +283,7 @@ func Prepare(e Entry) (Entry, error) {
 		problems = append(problems, "created time is zero")
 	}
 	for name, v := range map[string]string{
-		"action ID": e.ActionID, "run ID": e.RunID, "account ID": e.AccountID, "principal": e.Principal,
+		"action ID": e.ActionID, "run ID": e.RunID, "account ID": e.AccountID, "principal": e.Principal, "user ID": e.UserID,
 		"resource": e.Resource, "rule": e.Rule, "finding ID": e.FindingID, "reason": e.Reason,
 		"detail": e.Detail, "undo-of": e.UndoOf, "dedupe key": e.DedupeKey, "actor": e.Actor,
 	} {

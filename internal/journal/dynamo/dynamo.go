@@ -4,7 +4,11 @@
 // Uniqueness is enforced by DynamoDB conditions: an entry is put with
 // attribute_not_exists(ActionID), and an entry with a dedupe key is put together with a second
 // item, ActionID "DEDUPE#<key>", in one TransactWriteItems with the same condition on both.
-// Finish updates on the condition Status = intent.
+// Finish updates on the condition Status = intent; a result that releases the key then deletes
+// the dedupe item (on the condition that it still names the entry). A crash between the two
+// leaves a dedupe item whose owner released it: Begin and HasDedupe treat it as free.
+// A lease is one item, ActionID "LEASE#<account>", put on a condition that it is absent,
+// expired or the caller's.
 //
 // Get and HasDedupe read consistently. List and Open read global secondary indexes, which are
 // eventually consistent: an entry written a moment ago by another process may be missing.
@@ -33,6 +37,8 @@ type Client interface {
 	TransactWriteItems(ctx context.Context, params *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, params *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	DeleteItem(ctx context.Context, params *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	DescribeTable(ctx context.Context, params *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
 var _ Client = (*dynamodb.Client)(nil)
@@ -138,6 +144,15 @@ func (j *Journal) Begin(ctx context.Context, e journal.Entry) error {
 			if j.landed(ctx, e) {
 				return nil
 			}
+			if what == dedupeInUse && attempt < conflictAttempts {
+				freed, err := j.freeStale(ctx, e.DedupeKey)
+				if err != nil {
+					return fmt.Errorf("begin %s: %w", e.ActionID, err)
+				}
+				if freed {
+					continue
+				}
+			}
 			return fmt.Errorf("begin %s: %s: %w", e.ActionID, what, journal.ErrExists)
 		}
 		if !conflictOnly(cancelled.CancellationReasons) || attempt == conflictAttempts {
@@ -179,10 +194,46 @@ func conditionFailed(reasons []types.CancellationReason) string {
 		if i == 0 {
 			what = append(what, "action ID in use")
 		} else {
-			what = append(what, "dedupe key in use")
+			what = append(what, dedupeInUse)
 		}
 	}
 	return strings.Join(what, ", ")
+}
+
+const dedupeInUse = "dedupe key in use"
+
+// freeStale deletes the dedupe item of key when the entry it names has released the key (its
+// Finish died between the update and the delete), and reports whether it did.
+func (j *Journal) freeStale(ctx context.Context, key string) (bool, error) {
+	owner, err := j.dedupeOwner(ctx, key)
+	if errors.Is(err, journal.ErrNotFound) {
+		return true, nil // deleted meanwhile: try again
+	}
+	if err != nil {
+		return false, err
+	}
+	e, err := j.Get(ctx, owner)
+	if err != nil || !e.Status.Releases() {
+		return false, nil
+	}
+	return true, j.deleteDedupe(ctx, key, owner)
+}
+
+// deleteDedupe deletes the dedupe item of key if it still names owner.
+func (j *Journal) deleteDedupe(ctx context.Context, key, owner string) error {
+	x := newExpr()
+	_, err := j.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(j.table),
+		Key:                       map[string]types.AttributeValue{attrActionID: str(dedupeID(key))},
+		ConditionExpression:       aws.String(x.name(attrDedupeOf) + " = " + x.value(owner)),
+		ExpressionAttributeNames:  x.names,
+		ExpressionAttributeValues: x.values,
+	})
+	var failed *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &failed) {
+		return fmt.Errorf("release dedupe key %q: %w", key, err)
+	}
+	return nil
 }
 
 // conflictOnly reports whether a transaction was cancelled only because of concurrent
@@ -217,7 +268,7 @@ func (j *Journal) Finish(ctx context.Context, actionID string, status journal.St
 	if err := journal.CheckFinish(actionID, status, detail, at); err != nil {
 		return fmt.Errorf("finish %s: %w", actionID, err)
 	}
-	if strings.HasPrefix(actionID, journal.ReservedPrefix) {
+	if journal.Reserved(actionID) {
 		return fmt.Errorf("finish %s: %w", actionID, journal.ErrNotFound)
 	}
 	x := newExpr()
@@ -229,18 +280,24 @@ func (j *Journal) Finish(ctx context.Context, actionID string, status journal.St
 	cond := fmt.Sprintf("%s = %s AND %s = %s",
 		x.name(attrItemType), x.value(typeAction),
 		x.name(attrStatus), x.value(string(journal.StatusIntent)))
-	_, err := j.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := j.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(j.table),
 		Key:                       map[string]types.AttributeValue{attrActionID: str(actionID)},
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  x.names,
 		ExpressionAttributeValues: x.values,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	var failed *types.ConditionalCheckFailedException
 	if !errors.As(err, &failed) {
 		if err != nil {
 			return fmt.Errorf("finish %s: %w", actionID, err)
+		}
+		if key, ok := out.Attributes[attrDedupeKey].(*types.AttributeValueMemberS); ok && status.Releases() {
+			if err := j.deleteDedupe(ctx, key.Value, actionID); err != nil {
+				return fmt.Errorf("finish %s: %w", actionID, err)
+			}
 		}
 		return nil
 	}
@@ -251,6 +308,11 @@ func (j *Journal) Finish(ctx context.Context, actionID string, status journal.St
 		return fmt.Errorf("finish %s: %w", actionID, unwrapGet(err))
 	}
 	if current.Status == status && current.Detail == detail && current.UpdatedAt.Equal(journal.UTC(at)) {
+		if status.Releases() && current.DedupeKey != "" {
+			if err := j.deleteDedupe(ctx, current.DedupeKey, actionID); err != nil {
+				return fmt.Errorf("finish %s: %w", actionID, err)
+			}
+		}
 		return nil
 	}
 	return fmt.Errorf("finish %s: status is %s: %w", actionID, current.Status, journal.ErrNotOpen)
@@ -266,7 +328,7 @@ func unwrapGet(err error) error {
 
 // Get returns one entry; see journal.Journal.
 func (j *Journal) Get(ctx context.Context, actionID string) (journal.Entry, error) {
-	if actionID == "" || strings.HasPrefix(actionID, journal.ReservedPrefix) {
+	if actionID == "" || journal.Reserved(actionID) {
 		return journal.Entry{}, fmt.Errorf("get %s: %w", actionID, journal.ErrNotFound)
 	}
 	out, err := j.client.GetItem(ctx, &dynamodb.GetItemInput{
@@ -292,16 +354,19 @@ func (j *Journal) HasDedupe(ctx context.Context, key string) (bool, error) {
 	if key == "" {
 		return false, fmt.Errorf("dedupe lookup: %w: empty key", journal.ErrInvalid)
 	}
-	out, err := j.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:            aws.String(j.table),
-		Key:                  map[string]types.AttributeValue{attrActionID: str(dedupeID(key))},
-		ConsistentRead:       aws.Bool(true),
-		ProjectionExpression: aws.String(attrActionID),
-	})
+	owner, err := j.dedupeOwner(ctx, key)
+	if errors.Is(err, journal.ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("dedupe lookup %q: %w", key, err)
 	}
-	return out.Item != nil, nil
+	// A dedupe item whose owner released the key is a crash leftover of Finish: the key is free.
+	e, err := j.Get(ctx, owner)
+	if err != nil {
+		return false, fmt.Errorf("dedupe lookup %q: %w", key, err)
+	}
+	return !e.Status.Releases(), nil
 }
 
 // List returns matching entries, newest first; see journal.Journal. With an AccountID it
@@ -329,6 +394,9 @@ func (j *Journal) List(ctx context.Context, f journal.Filter) ([]journal.Entry, 
 	}
 	if f.Principal != "" {
 		add(attrPrincipal, []string{f.Principal})
+	}
+	if f.DedupeKey != "" {
+		add(attrDedupeKey, []string{f.DedupeKey})
 	}
 	add(attrKind, strs(f.Kinds))
 	add(attrStatus, strs(f.Statuses))

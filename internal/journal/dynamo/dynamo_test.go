@@ -87,6 +87,18 @@ func (c *serialClient) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ..
 	return c.Client.Scan(ctx, in, opts...)
 }
 
+func (c *serialClient) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Client.DeleteItem(ctx, in, opts...)
+}
+
+func (c *serialClient) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Client.DescribeTable(ctx, in, opts...)
+}
+
 func TestCreateTable(t *testing.T) {
 	ctx := context.Background()
 	client := motoClient(t)
@@ -305,6 +317,21 @@ func TestBeginTransactionConflicts(t *testing.T) {
 				}
 				return &dynamodb.TransactWriteItemsOutput{}, nil
 			}}
+			// The key is held by another run's open intent.
+			fc.get = func(in *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
+				const owner = "01JPAAAAAAAAAAAAAAAAAAAAZZ"
+				s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+				switch sAttr(in.Key["ActionID"]) {
+				case journal.ReservedPrefix + "k":
+					return &dynamodb.GetItemOutput{Item: map[string]types.AttributeValue{"ActionID": s(journal.ReservedPrefix + "k"),
+						"ItemType": s("dedupe"), "DedupeKey": s("k"), "DedupeOf": s(owner)}}, nil
+				case owner:
+					return &dynamodb.GetItemOutput{Item: map[string]types.AttributeValue{"ActionID": s(owner), "ItemType": s("action"),
+						"AccountID": s("111122223333"), "Kind": s("notify"), "Status": s("intent"), "DedupeKey": s("k"),
+						"CreatedAt": s("2025-01-01T00:00:00.000000000Z"), "UpdatedAt": s("2025-01-01T00:00:00.000000000Z")}}, nil
+				}
+				return &dynamodb.GetItemOutput{}, nil
+			}
 			j, err := dynamo.New(fc, table, dynamo.WithBackoff(func(n int) time.Duration {
 				waited = append(waited, n)
 				return 0

@@ -18,6 +18,7 @@ const (
 	attrAccountID = "AccountID"
 	attrKind      = "Kind"
 	attrPrincipal = "Principal"
+	attrUserID    = "UserID"
 	attrResource  = "Resource"
 	attrRule      = "Rule"
 	attrFindingID = "FindingID"
@@ -38,12 +39,22 @@ const (
 	attrOpenAccountID = "OpenAccountID"
 	// attrDedupeOf, on a dedupe item, is the ActionID that holds the key.
 	attrDedupeOf = "DedupeOf"
+
+	// Lease items: ActionID "LEASE#<account>".
+	attrHost     = "Host"
+	attrPID      = "PID"
+	attrAcquired = "Acquired"
+	attrExpires  = "Expires"
+	// attrExpiresEpoch is Expires in Unix seconds, the table's TTL attribute: DynamoDB deletes
+	// abandoned leases by itself (within a day or two; Acquire never relies on it).
+	attrExpiresEpoch = "ExpiresEpoch"
 )
 
 // Item types.
 const (
 	typeAction = "action"
 	typeDedupe = "dedupe"
+	typeLease  = "lease"
 )
 
 // Index names.
@@ -76,7 +87,7 @@ func toItem(e journal.Entry) map[string]types.AttributeValue {
 	item[attrPrior] = &types.AttributeValueMemberM{Value: prior}
 	for name, v := range map[string]string{
 		attrActionID: e.ActionID, attrRunID: e.RunID, attrAccountID: e.AccountID,
-		attrKind: string(e.Kind), attrPrincipal: e.Principal, attrResource: e.Resource,
+		attrKind: string(e.Kind), attrPrincipal: e.Principal, attrUserID: e.UserID, attrResource: e.Resource,
 		attrRule: e.Rule, attrFindingID: e.FindingID, attrReason: e.Reason,
 		attrStatus: string(e.Status), attrDetail: e.Detail, attrUndoOf: e.UndoOf,
 		attrDedupeKey: e.DedupeKey, attrActor: e.Actor,
@@ -113,7 +124,7 @@ func fromItem(item map[string]types.AttributeValue) (journal.Entry, error) {
 	}
 	e := journal.Entry{
 		ActionID: s(attrActionID), RunID: s(attrRunID), AccountID: s(attrAccountID),
-		Kind: journal.Kind(s(attrKind)), Principal: s(attrPrincipal), Resource: s(attrResource),
+		Kind: journal.Kind(s(attrKind)), Principal: s(attrPrincipal), UserID: s(attrUserID), Resource: s(attrResource),
 		Rule: s(attrRule), FindingID: s(attrFindingID), Reason: s(attrReason),
 		Status: journal.Status(s(attrStatus)), Detail: s(attrDetail), UndoOf: s(attrUndoOf),
 		DedupeKey: s(attrDedupeKey), Actor: s(attrActor), Prior: map[string]string{},

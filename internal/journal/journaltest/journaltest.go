@@ -37,6 +37,13 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentBeginSameActionID", testConcurrentBeginID},
 		{"ConcurrentBeginSameDedupeKey", testConcurrentBeginDedupe},
 		{"ConcurrentFinish", testConcurrentFinish},
+		{"DedupeReleasedByFailure", testDedupeReleased},
+		{"FilterDedupeKey", testFilterDedupeKey},
+		{"Lease", testLease},
+		{"LeaseExpiry", testLeaseExpiry},
+		{"ConcurrentAcquire", testConcurrentAcquire},
+		{"ConcurrentChangeKey", testConcurrentChangeKey},
+		{"Check", testCheck},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,6 +69,7 @@ func entry(id string) journal.Entry {
 		AccountID: "111122223333",
 		Kind:      journal.KindDisableConsole,
 		Principal: "alice",
+		UserID:    "AIDAEXAMPLEALICE00001",
 		Rule:      "console-without-mfa",
 		FindingID: "console-without-mfa/111122223333/alice",
 		Reason:    "console password without MFA for 40 days",
@@ -624,5 +632,219 @@ func testConcurrentFinish(t *testing.T, j journal.Journal) {
 	got := get(t, j, e.ActionID)
 	if got.Detail != fmt.Sprintf("finisher %d", win) || !got.UpdatedAt.Equal(base.Add(time.Duration(win+1)*time.Second)) {
 		t.Errorf("stored detail %q at %v, want the winner's (finisher %d)", got.Detail, got.UpdatedAt, win)
+	}
+}
+
+// A key is held by an intent and by results that changed something or decided not to; a result
+// that changed nothing (failed, reconciled-not-done) gives it up, so a later run may try again.
+func testDedupeReleased(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	const key = "grace-start/finding-1/2025-03-15T00:00:00Z"
+	e := func(id string) journal.Entry {
+		e := entry(id)
+		e.Kind = journal.KindNotify
+		e.DedupeKey = key
+		return e
+	}
+	held := func(want bool) {
+		t.Helper()
+		got, err := j.HasDedupe(ctx, key)
+		if err != nil || got != want {
+			t.Fatalf("HasDedupe = %v, %v; want %v", got, err, want)
+		}
+	}
+	begin(t, j, e("01JPAAAAAAAAAAAAAAAAAAAAR1"))
+	held(true)
+	if err := j.Begin(ctx, e("01JPAAAAAAAAAAAAAAAAAAAAR2")); !errors.Is(err, journal.ErrExists) {
+		t.Fatalf("Begin while held: %v, want ErrExists", err)
+	}
+	if err := j.Finish(ctx, "01JPAAAAAAAAAAAAAAAAAAAAR1", journal.StatusFailed, "sns: throttled", base.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	held(false)
+	begin(t, j, e("01JPAAAAAAAAAAAAAAAAAAAAR3"))
+	held(true)
+	if err := j.Finish(ctx, "01JPAAAAAAAAAAAAAAAAAAAAR3", journal.StatusReconciledNotDone, "unknown", base.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	held(false)
+	begin(t, j, e("01JPAAAAAAAAAAAAAAAAAAAAR4"))
+	if err := j.Finish(ctx, "01JPAAAAAAAAAAAAAAAAAAAAR4", journal.StatusDone, "sent", base.Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	held(true)
+	if err := j.Begin(ctx, e("01JPAAAAAAAAAAAAAAAAAAAAR5")); !errors.Is(err, journal.ErrExists) {
+		t.Fatalf("Begin after a delivered one: %v, want ErrExists", err)
+	}
+	// The released entries keep their key for the record.
+	if got := get(t, j, "01JPAAAAAAAAAAAAAAAAAAAAR1"); got.DedupeKey != key || got.Status != journal.StatusFailed {
+		t.Errorf("released entry = %+v", got)
+	}
+}
+
+func testFilterDedupeKey(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	for i, key := range []string{"k/a", "k/b", "k/a"} {
+		e := entry(fmt.Sprintf("01JPAAAAAAAAAAAAAAAAAAAAS%d", i))
+		e.Kind = journal.KindNotify
+		e.DedupeKey = key
+		e.CreatedAt = base.Add(time.Duration(i) * time.Second)
+		begin(t, j, e)
+		if i == 0 {
+			if err := j.Finish(ctx, e.ActionID, journal.StatusFailed, "x", base.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, f := range []journal.Filter{{DedupeKey: "k/a"}, {DedupeKey: "k/a", AccountID: "111122223333"}} {
+		got, err := j.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"01JPAAAAAAAAAAAAAAAAAAAAS2", "01JPAAAAAAAAAAAAAAAAAAAAS0"}; !slices.Equal(ids(got), want) {
+			t.Errorf("List(%+v) = %v, want %v", f, ids(got), want)
+		}
+	}
+}
+
+func lease(run string, at time.Time) journal.Lease {
+	return journal.Lease{AccountID: "111122223333", RunID: run, Actor: "arn:aws:iam::111122223333:user/" + run,
+		Host: "host-" + run, PID: 4242, Acquired: at.UTC(), Expires: at.Add(time.Minute).UTC()}
+}
+
+func testLease(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	if _, found, err := j.Holder(ctx, "111122223333"); err != nil || found {
+		t.Fatalf("Holder of a new journal = %v, %v", found, err)
+	}
+	a := lease("run-a", base)
+	if err := j.Acquire(ctx, a, base); err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	got, found, err := j.Holder(ctx, a.AccountID)
+	if err != nil || !found || !reflect.DeepEqual(got, a) {
+		t.Fatalf("Holder = %+v, %v, %v; want %+v", got, found, err, a)
+	}
+	// Another run is refused and told who holds it.
+	err = j.Acquire(ctx, lease("run-b", base.Add(time.Second)), base.Add(time.Second))
+	var leased *journal.LeasedError
+	if !errors.As(err, &leased) || !errors.Is(err, journal.ErrLeased) || leased.Holder.RunID != "run-a" || leased.Holder.Host != "host-run-a" {
+		t.Fatalf("Acquire by another run: %v", err)
+	}
+	if err := j.Renew(ctx, lease("run-b", base), base); !errors.Is(err, journal.ErrLeaseLost) {
+		t.Errorf("Renew by a non-holder: %v, want ErrLeaseLost", err)
+	}
+	// The holder renews, and may acquire again (idempotent).
+	renewed := a
+	renewed.Expires = base.Add(5 * time.Minute).UTC()
+	if err := j.Renew(ctx, renewed, base.Add(30*time.Second)); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	if got, _, _ := j.Holder(ctx, a.AccountID); !got.Expires.Equal(renewed.Expires) {
+		t.Errorf("expiry after Renew = %v, want %v", got.Expires, renewed.Expires)
+	}
+	if err := j.Acquire(ctx, renewed, base.Add(31*time.Second)); err != nil {
+		t.Errorf("Acquire by the holder: %v", err)
+	}
+	// Release by another run does nothing; by the holder frees the account.
+	if err := j.Release(ctx, a.AccountID, "run-b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := j.Holder(ctx, a.AccountID); !found {
+		t.Fatal("Release by a non-holder removed the lease")
+	}
+	if err := j.Release(ctx, a.AccountID, "run-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := j.Holder(ctx, a.AccountID); found {
+		t.Fatal("lease still held after Release")
+	}
+	if err := j.Acquire(ctx, lease("run-b", base), base); err != nil {
+		t.Errorf("Acquire after Release: %v", err)
+	}
+	// Leases are per account.
+	other := lease("run-c", base)
+	other.AccountID = "444455556666"
+	if err := j.Acquire(ctx, other, base); err != nil {
+		t.Errorf("Acquire of another account: %v", err)
+	}
+	if err := j.Acquire(ctx, journal.Lease{RunID: "x", Expires: base}, base); !errors.Is(err, journal.ErrInvalid) {
+		t.Errorf("Acquire without account: %v, want ErrInvalid", err)
+	}
+}
+
+// A holder that stopped renewing loses the lease to the next run, and learns it on Renew.
+func testLeaseExpiry(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	a := lease("run-a", base)
+	if err := j.Acquire(ctx, a, base); err != nil {
+		t.Fatal(err)
+	}
+	late := base.Add(2 * time.Minute)
+	if err := j.Acquire(ctx, lease("run-b", late), late); err != nil {
+		t.Fatalf("Acquire of an expired lease: %v", err)
+	}
+	a.Expires = late.Add(time.Minute)
+	if err := j.Renew(ctx, a, late); !errors.Is(err, journal.ErrLeaseLost) {
+		t.Errorf("Renew after losing the lease: %v, want ErrLeaseLost", err)
+	}
+	if got, _, _ := j.Holder(ctx, a.AccountID); got.RunID != "run-b" {
+		t.Errorf("holder %q, want run-b", got.RunID)
+	}
+}
+
+func testConcurrentAcquire(t *testing.T, j journal.Journal) {
+	errs := race(func(i int) error {
+		return j.Acquire(context.Background(), lease(fmt.Sprintf("run-%d", i), base), base)
+	})
+	win := winner(t, errs, journal.ErrLeased)
+	if got, _, _ := j.Holder(context.Background(), "111122223333"); got.RunID != fmt.Sprintf("run-%d", win) {
+		t.Errorf("holder %q, want the winner run-%d", got.RunID, win)
+	}
+}
+
+// Runs that bypass the lease and race on the same change claim the same change key: one
+// journals it.
+func testConcurrentChangeKey(t *testing.T, j journal.Journal) {
+	ctx := context.Background()
+	errs := race(func(i int) error {
+		e := entry(fmt.Sprintf("01JPAAAAAAAAAAAAAAAAAAAT%02d", i))
+		e.RunID = fmt.Sprintf("run-%d", i)
+		prev, _, err := journal.LastApplied(ctx, j, e)
+		if err != nil {
+			return err
+		}
+		e.DedupeKey = journal.ChangeKey(e, prev.ActionID)
+		return j.Begin(ctx, e)
+	})
+	win := winner(t, errs, journal.ErrExists)
+	id := fmt.Sprintf("01JPAAAAAAAAAAAAAAAAAAAT%02d", win)
+	if err := j.Finish(ctx, id, journal.StatusDone, "deleted", base.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The next change of the same login profile follows the applied one: a new key.
+	next := entry("01JPAAAAAAAAAAAAAAAAAAAAU1")
+	next.Kind = journal.KindRestoreConsole
+	next.CreatedAt = base.Add(2 * time.Second)
+	prev, ok, err := journal.LastApplied(ctx, j, next)
+	if err != nil || !ok || prev.ActionID != id {
+		t.Fatalf("LastApplied = %s, %v, %v; want %s", prev.ActionID, ok, err, id)
+	}
+	next.DedupeKey = journal.ChangeKey(next, prev.ActionID)
+	begin(t, j, next)
+	// Another person of the same name is another target.
+	other := entry("01JPAAAAAAAAAAAAAAAAAAAAU2")
+	other.UserID = "AIDAEXAMPLEALICE00002"
+	if _, ok, err := journal.LastApplied(ctx, j, other); err != nil || ok {
+		t.Errorf("LastApplied for another UserID = %v, %v; want none", ok, err)
+	}
+}
+
+func testCheck(t *testing.T, j journal.Journal) {
+	if err := j.Check(context.Background()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if list, err := j.List(context.Background(), journal.Filter{}); err != nil || len(list) != 0 {
+		t.Errorf("Check wrote entries: %v, %v", ids(list), err)
 	}
 }

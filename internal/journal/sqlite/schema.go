@@ -10,6 +10,7 @@ import (
 // versions are appended, never edited.
 var migrations = []func(context.Context, *sql.Tx) error{
 	migrateV1,
+	migrateV2,
 }
 
 // SchemaVersion is the schema version Open brings a database to.
@@ -43,6 +44,63 @@ func migrateV1(ctx context.Context, tx *sql.Tx) error {
 		`CREATE INDEX entries_run_created ON entries (run_id, created_at, action_id)`,
 		`CREATE INDEX entries_created ON entries (created_at, action_id)`,
 		`CREATE INDEX entries_open ON entries (account_id, created_at) WHERE status = 'intent'`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateV2 adds the acted-on user's unique ID, makes dedupe keys releasable and adds leases.
+// A dedupe key stays in dedupe_key for the record; dedupe_hold carries the UNIQUE constraint and
+// is NULL once the entry released its key. SQLite cannot drop a column constraint, so the table
+// is rebuilt; existing entries hold their keys unless their status releases them.
+func migrateV2(ctx context.Context, tx *sql.Tx) error {
+	for _, stmt := range []string{
+		`CREATE TABLE entries_v2 (
+			action_id   TEXT PRIMARY KEY,
+			run_id      TEXT NOT NULL,
+			account_id  TEXT NOT NULL,
+			kind        TEXT NOT NULL,
+			principal   TEXT NOT NULL,
+			user_id     TEXT NOT NULL,
+			resource    TEXT NOT NULL,
+			rule        TEXT NOT NULL,
+			finding_id  TEXT NOT NULL,
+			reason      TEXT NOT NULL,
+			prior       TEXT NOT NULL,
+			status      TEXT NOT NULL,
+			detail      TEXT NOT NULL,
+			undo_of     TEXT NOT NULL,
+			dedupe_key  TEXT,
+			dedupe_hold TEXT UNIQUE,
+			actor       TEXT NOT NULL,
+			created_at  TEXT NOT NULL,
+			updated_at  TEXT NOT NULL
+		) STRICT`,
+		`INSERT INTO entries_v2 (action_id, run_id, account_id, kind, principal, user_id, resource, rule,
+			finding_id, reason, prior, status, detail, undo_of, dedupe_key, dedupe_hold, actor, created_at, updated_at)
+		SELECT action_id, run_id, account_id, kind, principal, '', resource, rule, finding_id, reason, prior,
+			status, detail, undo_of, dedupe_key,
+			CASE WHEN status IN ('failed', 'reconciled-not-done') THEN NULL ELSE dedupe_key END,
+			actor, created_at, updated_at FROM entries`,
+		`DROP TABLE entries`,
+		`ALTER TABLE entries_v2 RENAME TO entries`,
+		`CREATE INDEX entries_account_created ON entries (account_id, created_at, action_id)`,
+		`CREATE INDEX entries_run_created ON entries (run_id, created_at, action_id)`,
+		`CREATE INDEX entries_created ON entries (created_at, action_id)`,
+		`CREATE INDEX entries_open ON entries (account_id, created_at) WHERE status = 'intent'`,
+		`CREATE INDEX entries_dedupe ON entries (dedupe_key) WHERE dedupe_key IS NOT NULL`,
+		`CREATE TABLE leases (
+			account_id  TEXT PRIMARY KEY,
+			run_id      TEXT NOT NULL,
+			actor       TEXT NOT NULL,
+			host        TEXT NOT NULL,
+			pid         INTEGER NOT NULL,
+			acquired_at TEXT NOT NULL,
+			expires_at  TEXT NOT NULL
+		) STRICT`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err

@@ -101,7 +101,7 @@ func (j *Journal) Close() error {
 	return nil
 }
 
-const columns = `action_id, run_id, account_id, kind, principal, resource, rule, finding_id, reason,
+const columns = `action_id, run_id, account_id, kind, principal, user_id, resource, rule, finding_id, reason,
 	prior, status, detail, undo_of, dedupe_key, actor, created_at, updated_at`
 
 // Begin writes an intent; see journal.Journal.
@@ -118,11 +118,11 @@ func (j *Journal) Begin(ctx context.Context, e journal.Entry) error {
 	if e.DedupeKey != "" {
 		dedupe = sql.NullString{String: e.DedupeKey, Valid: true}
 	}
-	_, err = j.db.ExecContext(ctx, `INSERT INTO entries (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ActionID, e.RunID, e.AccountID, string(e.Kind), e.Principal, e.Resource, e.Rule,
+	_, err = j.db.ExecContext(ctx, `INSERT INTO entries (`+columns+`, dedupe_hold)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ActionID, e.RunID, e.AccountID, string(e.Kind), e.Principal, e.UserID, e.Resource, e.Rule,
 		e.FindingID, e.Reason, string(prior), string(e.Status), e.Detail, e.UndoOf, dedupe,
-		e.Actor, journal.FormatTime(e.CreatedAt), journal.FormatTime(e.UpdatedAt))
+		e.Actor, journal.FormatTime(e.CreatedAt), journal.FormatTime(e.UpdatedAt), dedupe)
 	if isConstraint(err) {
 		return fmt.Errorf("begin %s: %w", e.ActionID, journal.ErrExists)
 	}
@@ -180,9 +180,11 @@ func (j *Journal) Finish(ctx context.Context, actionID string, status journal.St
 	if err := journal.CheckFinish(actionID, status, detail, at); err != nil {
 		return fmt.Errorf("finish %s: %w", actionID, err)
 	}
-	res, err := j.db.ExecContext(ctx, `UPDATE entries SET status = ?, detail = ?, updated_at = ?
+	// A result that releases the dedupe key clears dedupe_hold in the same statement.
+	res, err := j.db.ExecContext(ctx, `UPDATE entries SET status = ?, detail = ?, updated_at = ?,
+		dedupe_hold = CASE WHEN ? THEN NULL ELSE dedupe_hold END
 		WHERE action_id = ? AND status = ?`,
-		string(status), detail, journal.FormatTime(at), actionID, string(journal.StatusIntent))
+		string(status), detail, journal.FormatTime(at), status.Releases(), actionID, string(journal.StatusIntent))
 	if err != nil {
 		return fmt.Errorf("finish %s: %w", actionID, err)
 	}
@@ -233,6 +235,7 @@ func (j *Journal) List(ctx context.Context, f journal.Filter) ([]journal.Entry, 
 	eq("account_id", f.AccountID)
 	eq("run_id", f.RunID)
 	eq("principal", f.Principal)
+	eq("dedupe_key", f.DedupeKey)
 	if len(f.Kinds) > 0 {
 		where = append(where, "kind IN ("+placeholders(len(f.Kinds))+")")
 		for _, k := range f.Kinds {
@@ -295,7 +298,7 @@ func (j *Journal) HasDedupe(ctx context.Context, key string) (bool, error) {
 		return false, fmt.Errorf("dedupe lookup: %w: empty key", journal.ErrInvalid)
 	}
 	var n int
-	err := j.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries WHERE dedupe_key = ?`, key).Scan(&n)
+	err := j.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM entries WHERE dedupe_hold = ?`, key).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("dedupe lookup %q: %w", key, err)
 	}
@@ -317,7 +320,7 @@ func (j *Journal) query(ctx context.Context, q string, args ...any) ([]journal.E
 			dedupe           sql.NullString
 			created, updated string
 		)
-		if err := rows.Scan(&e.ActionID, &e.RunID, &e.AccountID, &kind, &e.Principal, &e.Resource,
+		if err := rows.Scan(&e.ActionID, &e.RunID, &e.AccountID, &kind, &e.Principal, &e.UserID, &e.Resource,
 			&e.Rule, &e.FindingID, &e.Reason, &prior, &status, &e.Detail, &e.UndoOf, &dedupe,
 			&e.Actor, &created, &updated); err != nil {
 			return nil, err

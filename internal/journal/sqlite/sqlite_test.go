@@ -61,7 +61,20 @@ func (s split) Open(ctx context.Context, account string) ([]journal.Entry, error
 func (s split) HasDedupe(ctx context.Context, key string) (bool, error) {
 	return s.other.HasDedupe(ctx, key)
 }
-func (s split) Close() error { return errors.Join(s.writer.Close(), s.other.Close()) }
+func (s split) Acquire(ctx context.Context, l journal.Lease, now time.Time) error {
+	return s.writer.Acquire(ctx, l, now)
+}
+func (s split) Renew(ctx context.Context, l journal.Lease, now time.Time) error {
+	return s.other.Renew(ctx, l, now)
+}
+func (s split) Release(ctx context.Context, account, run string) error {
+	return s.other.Release(ctx, account, run)
+}
+func (s split) Holder(ctx context.Context, account string) (journal.Lease, bool, error) {
+	return s.other.Holder(ctx, account)
+}
+func (s split) Check(ctx context.Context) error { return s.writer.Check(ctx) }
+func (s split) Close() error                    { return errors.Join(s.writer.Close(), s.other.Close()) }
 
 func TestDefaultPath(t *testing.T) {
 	cases := []struct {
@@ -206,5 +219,44 @@ func TestOpenOddPath(t *testing.T) {
 		if !strings.HasPrefix(e.Name(), "jöurnal.db") {
 			t.Errorf("unexpected file %s in %s", e.Name(), dir)
 		}
+	}
+}
+
+// A journal written by the first schema keeps its entries; a failed notification's key is
+// released by the upgrade, a delivered one's stays held.
+func TestMigrateFromV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	db := rawDB(t, path)
+	for _, stmt := range []string{
+		`CREATE TABLE entries (action_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, account_id TEXT NOT NULL,
+			kind TEXT NOT NULL, principal TEXT NOT NULL, resource TEXT NOT NULL, rule TEXT NOT NULL,
+			finding_id TEXT NOT NULL, reason TEXT NOT NULL, prior TEXT NOT NULL, status TEXT NOT NULL,
+			detail TEXT NOT NULL, undo_of TEXT NOT NULL, dedupe_key TEXT UNIQUE, actor TEXT NOT NULL,
+			created_at TEXT NOT NULL, updated_at TEXT NOT NULL) STRICT`,
+		`INSERT INTO entries VALUES ('01JPAAAAAAAAAAAAAAAAAAAAA1', 'r', '111122223333', 'notify', 'alice', '', 'rule', 'f', '',
+			'{}', 'failed', 'throttled', '', 'k/failed', 'me', '2025-01-01T00:00:00.000000000Z', '2025-01-01T00:00:00.000000000Z')`,
+		`INSERT INTO entries VALUES ('01JPAAAAAAAAAAAAAAAAAAAAA2', 'r', '111122223333', 'notify', 'alice', '', 'rule', 'f', '',
+			'{}', 'done', 'sent', '', 'k/sent', 'me', '2025-01-01T00:00:01.000000000Z', '2025-01-01T00:00:01.000000000Z')`,
+		`PRAGMA user_version = 1`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	j := open(t, path)
+	defer j.Close()
+	ctx := context.Background()
+	for key, want := range map[string]bool{"k/failed": false, "k/sent": true} {
+		if got, err := j.HasDedupe(ctx, key); err != nil || got != want {
+			t.Errorf("HasDedupe(%s) = %v, %v; want %v", key, got, err, want)
+		}
+	}
+	e, err := j.Get(ctx, "01JPAAAAAAAAAAAAAAAAAAAAA1")
+	if err != nil || e.DedupeKey != "k/failed" || e.Detail != "throttled" || e.UserID != "" {
+		t.Errorf("migrated entry = %+v, %v", e, err)
+	}
+	if err := j.Acquire(ctx, journal.Lease{AccountID: "111122223333", RunID: "r", Expires: time.Now().Add(time.Minute)}, time.Now()); err != nil {
+		t.Errorf("Acquire on a migrated journal: %v", err)
 	}
 }
