@@ -27,6 +27,7 @@ func Evaluate(env Env, accountID string, p *inventory.User, rules []Rule, ex Exe
 				State:        v.State,
 				Principal:    p.Name,
 				PrincipalARN: p.ARN,
+				UserID:       p.ID,
 				Resource:     v.Resource,
 				Controls:     slices.Clone(r.Controls),
 				Title:        r.Title,

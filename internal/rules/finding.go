@@ -9,20 +9,22 @@ import (
 // Finding is a verdict placed in context: which account, principal and rule, and whether an
 // exemption covers it. Its JSON form is the documented report format.
 type Finding struct {
-	ID           string         `json:"id"`
-	AccountID    string         `json:"account_id,omitempty"`
-	Rule         string         `json:"rule"`
-	Severity     Severity       `json:"severity"`
-	State        State          `json:"state"`
-	Deadline     *time.Time     `json:"deadline,omitempty"`
-	Principal    string         `json:"principal"`
-	PrincipalARN string         `json:"principal_arn"`
-	Resource     string         `json:"resource,omitempty"`
-	Controls     []string       `json:"controls"`
-	Title        string         `json:"title"`
-	Detail       string         `json:"detail"`
-	Evidence     map[string]any `json:"evidence,omitempty"`
-	Exemption    *Exemption     `json:"exemption,omitempty"`
+	ID           string     `json:"id"`
+	AccountID    string     `json:"account_id,omitempty"`
+	Rule         string     `json:"rule"`
+	Severity     Severity   `json:"severity"`
+	State        State      `json:"state"`
+	Deadline     *time.Time `json:"deadline,omitempty"`
+	Principal    string     `json:"principal"`
+	PrincipalARN string     `json:"principal_arn"`
+	// UserID is the principal's unique ID (AIDA…), when the data holds it.
+	UserID    string         `json:"user_id,omitempty"`
+	Resource  string         `json:"resource,omitempty"`
+	Controls  []string       `json:"controls"`
+	Title     string         `json:"title"`
+	Detail    string         `json:"detail"`
+	Evidence  map[string]any `json:"evidence,omitempty"`
+	Exemption *Exemption     `json:"exemption,omitempty"`
 
 	// Key is the offending access key of key rules (not serialised: Resource names it).
 	Key *inventory.AccessKey `json:"-"`

@@ -26,7 +26,7 @@ func motoClient(t *testing.T) *dynamodb.Client {
 	t.Helper()
 	ctx := context.Background()
 	client := dynamodb.NewFromConfig(mototest.Shared(t).Config(ctx))
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if _, err := dynamo.CreateTable(ctx, client, table); err != nil {
 		t.Fatalf("CreateTable: %v", err)
 	}
 	return client
@@ -103,8 +103,17 @@ func TestCreateTable(t *testing.T) {
 	ctx := context.Background()
 	client := motoClient(t)
 	// Creating it again leaves it as it is.
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
-		t.Fatalf("second CreateTable: %v", err)
+	if created, err := dynamo.CreateTable(ctx, client, table); err != nil || created {
+		t.Fatalf("second CreateTable = %v, %v; want an existing table kept", created, err)
+	}
+	ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil || ttl.TimeToLiveDescription == nil || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "ExpiresEpoch" ||
+		ttl.TimeToLiveDescription.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
+		t.Errorf("TTL = %+v, %v; want enabled on ExpiresEpoch", ttl, err)
+	}
+	backups, err := client.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String(table)})
+	if err != nil || backups.ContinuousBackupsDescription.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus != types.PointInTimeRecoveryStatusEnabled {
+		t.Errorf("point-in-time recovery = %+v, %v; want enabled", backups, err)
 	}
 	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	if err != nil {
@@ -229,7 +238,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestCreateTableErrors(t *testing.T) {
 	client := dynamodb.NewFromConfig(mototest.Shared(t).Config(context.Background()))
-	if err := dynamo.CreateTable(context.Background(), client, ""); err == nil {
+	if _, err := dynamo.CreateTable(context.Background(), client, ""); err == nil {
 		t.Error("CreateTable(\"\") succeeded")
 	}
 }
@@ -449,4 +458,41 @@ func ExampleTableInput() {
 	in := dynamo.TableInput("iamwarden-journal")
 	fmt.Println(aws.ToString(in.TableName), in.BillingMode, len(in.GlobalSecondaryIndexes))
 	// Output: iamwarden-journal PAY_PER_REQUEST 3
+}
+
+// Check names what is wrong with the table and how to fix it, before any change is made.
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	client := motoClient(t)
+	if _, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String("not-a-journal"),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		table:           "",
+		"missing-table": "journal table missing-table does not exist; try: iamwarden journal init --journal-table missing-table",
+		"not-a-journal": "index by-account is missing",
+	} {
+		t.Run(name, func(t *testing.T) {
+			j, err := dynamo.New(client, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = j.Check(ctx)
+			switch {
+			case want == "" && err != nil:
+				t.Errorf("Check: %v", err)
+			case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+				t.Errorf("Check = %v, want it to say %q", err, want)
+			}
+		})
+	}
+	items, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table)})
+	if err != nil || len(items.Items) != 0 {
+		t.Errorf("Check wrote %d items, %v", len(items.Items), err)
+	}
 }

@@ -25,7 +25,7 @@ func TestWritesWithLostAnswers(t *testing.T) {
 	ctx := context.Background()
 	srv := mototest.Shared(t)
 	cfg := srv.Config(ctx)
-	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(cfg), table); err != nil {
+	if _, err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(cfg), table); err != nil {
 		t.Fatal(err)
 	}
 	writes := func(r *http.Request) bool {

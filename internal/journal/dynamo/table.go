@@ -15,6 +15,9 @@ import (
 type TableClient interface {
 	CreateTable(ctx context.Context, params *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, params *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTimeToLive(ctx context.Context, params *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+	DescribeTimeToLive(ctx context.Context, params *dynamodb.DescribeTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+	UpdateContinuousBackups(ctx context.Context, params *dynamodb.UpdateContinuousBackupsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateContinuousBackupsOutput, error)
 }
 
 var _ TableClient = (*dynamodb.Client)(nil)
@@ -57,23 +60,39 @@ func TableInput(name string) *dynamodb.CreateTableInput {
 	}
 }
 
-// CreateTable creates the journal table and waits until it is active. A table that already
-// exists is left as it is and waited for.
-func CreateTable(ctx context.Context, client TableClient, name string) error {
+// CreateTable creates the journal table, waits until it is active, and turns on point-in-time
+// recovery and the expiry (TTL) of abandoned leases. It is idempotent: a table that already
+// exists is kept, and what is already on is left on. It reports whether it created the table.
+func CreateTable(ctx context.Context, client TableClient, name string) (created bool, err error) {
 	if name == "" {
-		return errors.New("create journal table: empty name")
+		return false, errors.New("create journal table: empty name")
 	}
-	_, err := client.CreateTable(ctx, TableInput(name))
+	_, err = client.CreateTable(ctx, TableInput(name))
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
-		return fmt.Errorf("create journal table %s: %w", name, err)
+		return false, fmt.Errorf("create journal table %s: %w", name, err)
 	}
+	created = err == nil
 	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay = 2 * time.Second
 		o.MaxDelay = 20 * time.Second
 	})
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, tableWait); err != nil {
-		return fmt.Errorf("create journal table %s: wait until active: %w", name, err)
+		return created, fmt.Errorf("create journal table %s: wait until active: %w", name, err)
 	}
-	return nil
+	ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
+	if err != nil {
+		return created, fmt.Errorf("journal table %s: read TTL: %w", name, err)
+	}
+	if d := ttl.TimeToLiveDescription; d == nil || (d.TimeToLiveStatus != types.TimeToLiveStatusEnabled && d.TimeToLiveStatus != types.TimeToLiveStatusEnabling) {
+		if _, err := client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name),
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attrExpiresEpoch), Enabled: aws.Bool(true)}}); err != nil {
+			return created, fmt.Errorf("journal table %s: turn on TTL of %s: %w", name, attrExpiresEpoch, err)
+		}
+	}
+	if _, err := client.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{TableName: aws.String(name),
+		PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: aws.Bool(true)}}); err != nil {
+		return created, fmt.Errorf("journal table %s: turn on point-in-time recovery: %w", name, err)
+	}
+	return created, nil
 }

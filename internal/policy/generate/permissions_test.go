@@ -48,11 +48,14 @@ var packagePolicy = map[string]generate.Kind{
 	"internal/journal/dynamo": generate.KindIamwardenEnforce,
 }
 
-// setupOnly are calls made only when deploying, with the deployer's rights: creating the
-// journal table (and waiting for it) is not part of enforce.
+// setupOnly are calls made only when deploying ('journal init'), with the deployer's rights:
+// creating the journal table and turning on its TTL and point-in-time recovery is not part of
+// enforce. (DescribeTable is: every run checks the table.)
 var setupOnly = map[string]string{
-	"dynamodb:CreateTable":   "dynamo.CreateTable creates the journal table at deployment",
-	"dynamodb:DescribeTable": "dynamo.CreateTable waits for the new table to become active",
+	"dynamodb:CreateTable":             "dynamo.CreateTable creates the journal table at deployment",
+	"dynamodb:UpdateTimeToLive":        "dynamo.CreateTable turns on expiry of abandoned leases",
+	"dynamodb:DescribeTimeToLive":      "dynamo.CreateTable reads whether expiry is on",
+	"dynamodb:UpdateContinuousBackups": "dynamo.CreateTable turns on point-in-time recovery",
 }
 
 // transactItemActions are the IAM actions a TransactWriteItems item needs, by item field.

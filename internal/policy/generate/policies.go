@@ -193,12 +193,15 @@ var EnforceIAMActions = []string{
 
 // JournalActions are the IAM actions of the journal's DynamoDB calls. TransactWriteItems is not
 // an IAM action: a transaction needs the action of each item it writes (PutItem here).
+// DeleteItem releases leases and dedupe keys; DescribeTable checks the table before a run.
 var JournalActions = []string{
 	"dynamodb:GetItem",
 	"dynamodb:PutItem",
 	"dynamodb:UpdateItem",
+	"dynamodb:DeleteItem",
 	"dynamodb:Query",
 	"dynamodb:Scan",
+	"dynamodb:DescribeTable",
 }
 
 func parameterARN(name string) string {
