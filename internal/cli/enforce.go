@@ -26,11 +26,12 @@ import (
 
 // EnforceInput is what the enforce command was asked to do.
 type EnforceInput struct {
-	Apply      bool
-	Yes        bool
-	MaxActions int
-	Topic      string
-	Journal    journalFlags
+	Apply       bool
+	Yes         bool
+	MaxActions  int
+	Topic       string
+	LockTimeout time.Duration
+	Journal     journalFlags
 }
 
 // Exit codes of enforce beyond the scan's.
@@ -46,11 +47,15 @@ func newEnforceCmd(g *globals) *cobra.Command {
 Before each action the user is read again from IAM and the same rule decision is made on that
 fresh state; a user who registered MFA, used the key or was exempted since is skipped with the
 reason. The identity running iamwarden is never acted on, accounts on the deny-list are refused,
-and a plan larger than --max-actions is refused whole. Every action is journaled before and after
-it is attempted, with what is needed to undo it ('iamwarden undo').
+and a plan larger than --max-actions is refused whole (and shown). The journal is checked first,
+in a dry run too. With --apply the run holds the account's lease in the journal, so a second run
+waits (--lock-timeout) or stops; every action is journaled before and after it is attempted, with
+what is needed to undo it ('iamwarden undo'). An action AWS refuses is journaled as failed and
+the run goes on with the others; expired credentials or a lost journal stop it.
 
-Exit codes: 0 done (or nothing to do), 2 usage or runtime error or a refused plan, 3 the account
-data was partial, 4 some actions failed.`,
+Exit codes: 0 done (or nothing to do), 2 usage or runtime error, a refused plan, or another run
+holding the account (nothing was changed), 3 the account data was partial, 4 some actions failed
+or were refused.`,
 		Example: `  iamwarden enforce                           # dry run: what would be done, re-checked live
   iamwarden enforce --apply                   # asks to type the account ID or alias first
   iamwarden enforce --apply --yes --sns-topic-arn arn:aws:sns:us-east-1:123456789012:iam-alerts`,
@@ -64,6 +69,7 @@ data was partial, 4 some actions failed.`,
 	f.BoolVar(&in.Yes, "yes", false, "with --apply: do not ask for confirmation (automation)")
 	f.IntVar(&in.MaxActions, "max-actions", 0, "refuse plans with more actions than this (default 25, or enforce.max_actions)")
 	f.StringVar(&in.Topic, "sns-topic-arn", "", "SNS topic for notifications (or enforce.sns_topic_arn)")
+	f.DurationVar(&in.LockTimeout, "lock-timeout", 0, "with --apply: wait this long for another run's lease on the account (default: do not wait)")
 	addJournalFlags(f, &in.Journal)
 	return cmd
 }
@@ -150,7 +156,7 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 		Rules: setup.Rules, Thresholds: setup.Thresholds, Exempter: exempter,
 		CallerARN: loader.CallerARN(), AccountAlias: res.AccountAlias,
 		MaxActions: maxActions, DenyAccounts: cfg.Enforce.DenyAccounts, WarnBefore: cfg.Enforce.WarnBeforeOrDefault(),
-		DryRun: dry, Now: g.now, IDs: journal.NewIDGenerator(g.now, nil), Log: g.log,
+		DryRun: dry, LockTimeout: in.LockTimeout, Now: g.now, IDs: journal.NewIDGenerator(g.now, nil), Log: g.log,
 	}
 	out, runErr := ex.Run(ctx, plan)
 	rep := enforceReport{AccountID: res.AccountID, AccountAlias: res.AccountAlias, DryRun: dry, Partial: res.Partial,
@@ -162,11 +168,14 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 		return err
 	}
 	switch {
-	case errors.Is(runErr, remediate.ErrBlastRadius), errors.Is(runErr, remediate.ErrDeniedAccount):
+	case errors.Is(runErr, remediate.ErrBlastRadius), errors.Is(runErr, remediate.ErrDeniedAccount),
+		errors.Is(runErr, remediate.ErrWrongAccount), errors.Is(runErr, journal.ErrLeased):
 		return usageError{err: runErr}
+	case errors.Is(runErr, remediate.ErrJournal):
+		return usageError{err: runErr, hint: "iamwarden journal init (with the same --journal or --journal-table)"}
 	case runErr != nil:
-		return fmt.Errorf("enforcement stopped: %w", runErr)
-	case out.Count(remediate.StatusFailed) > 0:
+		return awsFailure(fmt.Errorf("enforcement stopped: %w", runErr))
+	case out.Count(remediate.StatusFailed)+out.Count(remediate.StatusRefused) > 0:
 		return exitError{code: exitActionsFailed}
 	case res.Partial:
 		return exitError{code: report.ExitPartial}
@@ -206,47 +215,74 @@ func writeEnforce(w io.Writer, r enforceReport, f report.Format) error {
 	if f == report.FormatJSON || f == report.FormatCSV {
 		return encodeJSON(w, r)
 	}
-	mode := "APPLIED"
-	if r.DryRun {
+	o := r.Outcome
+	var mode string
+	switch {
+	case o != nil && o.Refused != "":
+		mode = "REFUSED (nothing changed)"
+	case r.DryRun:
 		mode = "DRY RUN (nothing changed; re-run with --apply)"
+	case o != nil && o.Changed():
+		mode = "APPLIED"
+	default:
+		mode = "NOTHING CHANGED"
 	}
-	fmt.Fprintf(w, "Account %s %s: %s\n", r.AccountID, r.AccountAlias, mode)
+	fmt.Fprintf(w, "Account %s %s: %s\n", r.AccountID, textSafe(r.AccountAlias), mode)
 	if r.Partial {
 		fmt.Fprintln(w, "PARTIAL DATA: part of the account could not be read; see errors.")
 	}
-	if r.Outcome != nil {
-		for _, e := range r.Outcome.Reconciled {
-			fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, e.Principal, e.Status)
+	if o != nil && o.Refused != "" {
+		fmt.Fprintf(w, "REFUSED: %s\n", textSafe(o.Refused))
+		return writeActions(w, "PLANNED", r.Plan.Actions, nil)
+	}
+	if o != nil {
+		for _, e := range o.Reconciled {
+			fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, textSafe(e.Principal), e.Status)
 		}
-		if len(r.Outcome.Results) > 0 {
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "\nSTATUS\tACTION\tUSER\tKEY\tRULE\tDETAIL")
-			for _, res := range r.Outcome.Results {
-				key := "-"
-				if res.Action.Resource != "" {
-					key = rules.MaskKeyID(res.Action.Resource)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res.Status, res.Action.Kind, res.Action.Principal, key, res.Action.Rule, res.Detail)
-			}
-			if err := tw.Flush(); err != nil {
+		if len(o.Results) > 0 {
+			if err := writeActions(w, "", nil, o.Results); err != nil {
 				return err
 			}
 		} else {
 			fmt.Fprintln(w, "No actions.")
 		}
-		for _, wn := range r.Outcome.Warnings {
-			fmt.Fprintf(w, "warning %s to %s (deadline %s): %s\n", wn.Kind, wn.Principal, wn.Deadline.Format(time.RFC3339), wn.Status)
+		for _, wn := range o.Warnings {
+			fmt.Fprintf(w, "warning %s to %s (deadline %s): %s\n", wn.Kind, textSafe(wn.Principal), wn.Deadline.Format(time.RFC3339), wn.Status)
 		}
-		if r.Outcome.RunID != "" && !r.DryRun {
-			fmt.Fprintf(w, "\nrun %s: %d done, %d skipped, %d failed; undo with: iamwarden undo --run %s\n", r.Outcome.RunID,
-				r.Outcome.Count(remediate.StatusDone), r.Outcome.Count(remediate.StatusSkipped), r.Outcome.Count(remediate.StatusFailed), r.Outcome.RunID)
+		if !r.DryRun && len(o.Results) > 0 {
+			fmt.Fprintf(w, "\nrun %s: %d done, %d skipped, %d refused, %d failed\n", o.RunID,
+				o.Count(remediate.StatusDone), o.Count(remediate.StatusSkipped), o.Count(remediate.StatusRefused), o.Count(remediate.StatusFailed))
+			if o.Changed() {
+				fmt.Fprintf(w, "undo with: iamwarden undo --run %s\n", o.RunID)
+			}
 		}
 	}
 	if n := len(r.Plan.NotifyOnly); n > 0 {
 		fmt.Fprintf(w, "%d other violations are reported, not remediated (see iamwarden scan).\n", n)
 	}
-	if r.Error != "" {
-		fmt.Fprintf(w, "STOPPED: %s\n", r.Error)
+	if o != nil && o.Stopped != "" {
+		fmt.Fprintf(w, "STOPPED: %s\n", textSafe(o.Stopped))
+	} else if r.Error != "" {
+		fmt.Fprintf(w, "STOPPED: %s\n", textSafe(r.Error))
 	}
 	return nil
+}
+
+// writeActions prints planned actions (status fixed to planned) or results as a table.
+func writeActions(w io.Writer, planned string, actions []remediate.Action, results []remediate.Result) error {
+	if planned != "" {
+		for _, a := range actions {
+			results = append(results, remediate.Result{Action: a, Status: remediate.Status(strings.ToLower(planned)), Detail: a.Reason})
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nSTATUS\tACTION\tUSER\tKEY\tRULE\tDETAIL")
+	for _, res := range results {
+		key := "-"
+		if res.Action.Resource != "" {
+			key = rules.MaskKeyID(res.Action.Resource)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res.Status, res.Action.Kind, textSafe(res.Action.Principal), key, res.Action.Rule, textSafe(res.Detail))
+	}
+	return tw.Flush()
 }

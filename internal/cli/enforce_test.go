@@ -118,12 +118,30 @@ func TestEnforceCommand(t *testing.T) {
 		t.Fatalf("journal list: exit %d %s", code, out)
 	}
 
-	code, out, stderr = run(t, s.env(nil), "undo", "--run", runID[1], "--journal", db)
+	code, out, stderr = run(t, s.env(nil), "undo", "--run", runID[1], "--journal", db, "-o", "json")
 	if code != 0 {
 		t.Fatalf("undo exit %d: %s", code, stderr)
 	}
-	if n := strings.Count(out, "one-time console password"); n != 3 {
-		t.Errorf("%d passwords printed, want 3:\n%s", n, out)
+	var undone struct {
+		Results []struct {
+			Status          string `json:"status"`
+			OneTimePassword string `json:"one_time_password"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &undone); err != nil {
+		t.Fatalf("undo -o json: %v\n%s", err, out)
+	}
+	passwords := 0
+	for _, r := range undone.Results {
+		if r.Status != "done" {
+			t.Errorf("undo result %+v", r)
+		}
+		if len(r.OneTimePassword) >= 20 {
+			passwords++
+		}
+	}
+	if passwords != 3 || len(undone.Results) != 5 {
+		t.Errorf("%d passwords in %d results, want 3 in 5:\n%s", passwords, len(undone.Results), out)
 	}
 	restored := consoleAndKeys(t, s)
 	if !equal(before, restored) {

@@ -10,10 +10,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
 	"github.com/iamwarden/iamwarden/internal/config"
 	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/dynamo"
+	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 )
@@ -26,6 +29,7 @@ type JournalInput struct {
 	User    string
 	Open    bool
 	Limit   int
+	Yes     bool
 }
 
 func newJournalCmd(g *globals) *cobra.Command {
@@ -57,8 +61,101 @@ func newJournalCmd(g *globals) *cobra.Command {
 			return runJournalShow(cmd.Context(), g, in, args[0])
 		},
 	}
-	cmd.AddCommand(list, show)
+	init := &cobra.Command{
+		Use:   "init",
+		Short: "Create the journal: the SQLite file, or the DynamoDB table (on-demand, point-in-time recovery); idempotent",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runJournalInit(cmd.Context(), g, in)
+		},
+	}
+	unlock := &cobra.Command{
+		Use:   "unlock ACCOUNT_ID",
+		Short: "Break the lease a run holds on an account, when that run is gone",
+		Long: `Show who holds the account's lease and, after confirmation, break it.
+
+A run holds the lease while it changes the account and renews it before each change; a run that
+died leaves it until it expires (2 minutes without renewal). Break it only when its holder is
+gone: a live holder would go on changing the account beside the next run.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJournalUnlock(cmd.Context(), g, in, args[0])
+		},
+	}
+	unlock.Flags().BoolVar(&in.Yes, "yes", false, "do not ask for confirmation")
+	cmd.AddCommand(list, show, init, unlock)
 	return cmd
+}
+
+func runJournalInit(ctx context.Context, g *globals, in *JournalInput) error {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	table := firstNonEmpty(in.Journal.table, cfg.Journal.DynamoDBTable)
+	if in.Journal.path != "" {
+		table = ""
+	}
+	if table != "" {
+		awsCfg, err := g.awsCfg(ctx, g.profile, g.region)
+		if err != nil {
+			return usageError{err: fmt.Errorf("aws configuration: %w", err)}
+		}
+		created, err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), table)
+		if err != nil {
+			return awsFailure(err)
+		}
+		verb := "exists"
+		if created {
+			verb = "created"
+		}
+		fmt.Fprintf(g.stdout, "journal table %s %s (on-demand, point-in-time recovery, lease expiry on)\n", table, verb)
+	}
+	j, err := openJournal(ctx, g, cfg, in.Journal)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	if err := j.Check(ctx); err != nil {
+		return usageError{err: err}
+	}
+	if sj, ok := j.(*sqlite.Journal); ok {
+		fmt.Fprintf(g.stdout, "journal %s ready (schema version %d)\n", sj.Path(), sqlite.SchemaVersion)
+	}
+	return nil
+}
+
+func runJournalUnlock(ctx context.Context, g *globals, in *JournalInput, account string) error {
+	j, err := openConfiguredJournal(ctx, g, in.Journal)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	l, found, err := j.Holder(ctx, account)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if !found {
+		fmt.Fprintf(g.stdout, "account %s is not leased; nothing to do\n", account)
+		return nil
+	}
+	now := g.now()
+	state := "held until " + l.Expires.UTC().Format(time.RFC3339)
+	if !l.Held(now) {
+		state = "expired " + l.Expires.UTC().Format(time.RFC3339) + " (the next run takes it over by itself)"
+	}
+	fmt.Fprintf(g.stderr, "Account %s is leased by run %s\n  actor %s\n  host  %s, pid %d\n  since %s, %s\n",
+		account, l.RunID, textSafe(l.Actor), textSafe(l.Host), l.PID, l.Acquired.UTC().Format(time.RFC3339), state)
+	if !in.Yes {
+		if err := confirm(g, account, "", "break the lease of run "+l.RunID+" (make sure it is not running)"); err != nil {
+			return err
+		}
+	}
+	if err := j.Release(ctx, account, l.RunID); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	fmt.Fprintf(g.stdout, "lease of run %s on account %s broken\n", l.RunID, account)
+	return nil
 }
 
 func loadConfig(g *globals) (*config.Config, error) {
@@ -120,9 +217,12 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 		return writeJSON(g, e)
 	}
 	w := g.stdout
-	fmt.Fprintf(w, "action    %s\nrun       %s\naccount   %s\nkind      %s\nuser      %s\n", e.ActionID, dash(e.RunID), e.AccountID, e.Kind, e.Principal)
+	fmt.Fprintf(w, "action    %s\nrun       %s\naccount   %s\nkind      %s\nuser      %s\n", e.ActionID, dash(e.RunID), e.AccountID, e.Kind, textSafe(e.Principal))
+	if e.UserID != "" {
+		fmt.Fprintf(w, "user id   %s\n", e.UserID)
+	}
 	if e.Resource != "" {
-		fmt.Fprintf(w, "key       %s\n", e.Resource)
+		fmt.Fprintf(w, "resource  %s\n", rules.MaskKeyID(e.Resource))
 	}
 	fmt.Fprintf(w, "rule      %s\nfinding   %s\nreason    %s\nstatus    %s\ndetail    %s\nactor     %s\ncreated   %s\nupdated   %s\n",
 		dash(e.Rule), dash(e.FindingID), dash(e.Reason), e.Status, dash(e.Detail), dash(e.Actor),

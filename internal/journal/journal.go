@@ -117,9 +117,11 @@ func (s Status) Valid() bool { return slices.Contains(Statuses(), s) }
 func (s Status) Final() bool { return s != StatusIntent && s.Valid() }
 
 // Releases reports whether an entry with status s gives up its dedupe key: the attempt changed
-// nothing (failed, or found not applied after a crash), so a later run may try the same change
-// or send the same notification again under the same key.
-func (s Status) Releases() bool { return s == StatusFailed || s == StatusReconciledNotDone }
+// nothing (failed, skipped, or found not applied after a crash), so a later run may try the same
+// change or send the same notification again under the same key.
+func (s Status) Releases() bool {
+	return s == StatusFailed || s == StatusSkipped || s == StatusReconciledNotDone
+}
 
 // Applied reports whether s records a change that was made: what undo reverses.
 func (s Status) Applied() bool { return s == StatusDone || s == StatusReconciledDone }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/iamwarden/iamwarden/internal/awsapi"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/notify"
@@ -26,6 +27,9 @@ const (
 	StatusDone    Status = "done"
 	StatusSkipped Status = "skipped"
 	StatusFailed  Status = "failed"
+	// StatusRefused: a safety check refused the change (another person of the same name, another
+	// account); nothing was changed.
+	StatusRefused Status = "refused"
 	// StatusWouldDo: a dry run found the user still qualifies; apply would act.
 	StatusWouldDo Status = "would-do"
 )
@@ -47,6 +51,9 @@ type Outcome struct {
 	Reconciled []journal.Entry `json:"reconciled"`
 	// Warnings are the grace-period warnings sent (or, dry, that would be sent).
 	Warnings []Warning `json:"warnings"`
+	// Refused says why the whole plan was refused before anything was attempted: nothing was
+	// changed.
+	Refused string `json:"refused,omitempty"`
 	// Stopped says why the run stopped before the end of the plan, when it did.
 	Stopped string `json:"stopped,omitempty"`
 }
@@ -62,10 +69,15 @@ func (o *Outcome) Count(s Status) int {
 	return n
 }
 
+// Changed reports whether the run changed anything in the account.
+func (o *Outcome) Changed() bool { return o.Count(StatusDone) > 0 }
+
 // Guard errors: nothing was changed.
 var (
 	ErrBlastRadius   = errors.New("plan exceeds the blast-radius limit")
 	ErrDeniedAccount = errors.New("account is on the deny-list")
+	// ErrJournal: the journal is unusable (unreachable, not writable, wrong schema).
+	ErrJournal = errors.New("journal unusable")
 )
 
 // Executor applies plans to one account.
@@ -80,7 +92,8 @@ type Executor struct {
 	Thresholds rules.Thresholds
 	Exempter   rules.Exempter
 
-	// CallerARN is the identity running the tool: never acted on.
+	// CallerARN is the identity running the tool: never acted on, and its account is the only
+	// one acted on.
 	CallerARN    string
 	AccountAlias string
 	MaxActions   int
@@ -88,6 +101,10 @@ type Executor struct {
 	// WarnBefore: a user in a grace period is warned again this long before the deadline.
 	WarnBefore time.Duration
 	DryRun     bool
+	// LockTimeout is how long to wait for another run's lease on the account (0: do not wait).
+	LockTimeout time.Duration
+	// LeaseTTL is how long the lease lasts without renewal; 0 means DefaultLeaseTTL.
+	LeaseTTL time.Duration
 
 	Now func() time.Time
 	IDs *journal.IDGenerator
@@ -101,23 +118,48 @@ func (e *Executor) log() *slog.Logger {
 	return e.Log
 }
 
-// Run applies the plan: guards first, then open intents of earlier runs are reconciled, then
-// each action is re-checked live and applied. An unexpected error stops the run: the results so
-// far are returned with the error, and nothing further is attempted.
+// refuse applies the guards that refuse a whole plan.
+func (e *Executor) refuse(p Plan) error {
+	if slices.Contains(e.DenyAccounts, p.AccountID) {
+		return fmt.Errorf("%w: %s; nothing was changed", ErrDeniedAccount, p.AccountID)
+	}
+	if err := e.checkAccount(p.AccountID, "the plan"); err != nil {
+		return err
+	}
+	if e.MaxActions > 0 && len(p.Actions) > e.MaxActions {
+		return fmt.Errorf("%w: %d actions planned, limit %d; nothing was changed (raise --max-actions after checking the plan)",
+			ErrBlastRadius, len(p.Actions), e.MaxActions)
+	}
+	return nil
+}
+
+// Run applies the plan: guards first, then the journal is checked and the account's lease
+// taken, open intents of dead runs are reconciled, then each action is re-checked live and
+// applied. A failed action is journaled and the run goes on; a systemic error (expired
+// credentials, the journal or the lease lost) stops it, and the results so far are returned with
+// the error.
 func (e *Executor) Run(ctx context.Context, p Plan) (*Outcome, error) {
 	runID, err := e.IDs.New()
 	if err != nil {
 		return nil, err
 	}
 	out := &Outcome{RunID: runID, DryRun: e.DryRun, Results: []Result{}, Reconciled: []journal.Entry{}, Warnings: []Warning{}}
-	if slices.Contains(e.DenyAccounts, p.AccountID) {
-		return out, fmt.Errorf("%w: %s; nothing was changed", ErrDeniedAccount, p.AccountID)
+	if err := e.refuse(p); err != nil {
+		out.Refused = err.Error()
+		return out, err
 	}
-	if e.MaxActions > 0 && len(p.Actions) > e.MaxActions {
-		return out, fmt.Errorf("%w: %d actions planned, limit %d; nothing was changed (raise --max-actions after checking the plan)",
-			ErrBlastRadius, len(p.Actions), e.MaxActions)
+	if err := e.Journal.Check(ctx); err != nil {
+		err = fmt.Errorf("%w: %w", ErrJournal, err)
+		out.Refused = err.Error()
+		return out, err
 	}
+	var h *held
 	if !e.DryRun {
+		if h, err = e.acquire(ctx, p.AccountID, runID); err != nil {
+			out.Refused = err.Error()
+			return out, err
+		}
+		defer e.release(h)
 		rec, err := e.Reconcile(ctx, p.AccountID)
 		out.Reconciled = rec
 		if err != nil {
@@ -126,7 +168,7 @@ func (e *Executor) Run(ctx context.Context, p Plan) (*Outcome, error) {
 		}
 	}
 	for _, a := range p.Actions {
-		r, err := e.apply(ctx, runID, a)
+		r, err := e.apply(ctx, h, runID, a)
 		out.Results = append(out.Results, r)
 		if err != nil {
 			out.Stopped = err.Error()
@@ -143,8 +185,18 @@ func (e *Executor) Run(ctx context.Context, p Plan) (*Outcome, error) {
 	return out, err
 }
 
-// apply re-checks one action against live state and, unless dry, performs it.
-func (e *Executor) apply(ctx context.Context, runID string, a Action) (Result, error) {
+// systemic reports errors after which no further call can succeed: the run must stop.
+func systemic(ctx context.Context, err error) bool {
+	switch awsapi.ClassifyError(err) {
+	case awsapi.ExpiredCredentials, awsapi.InvalidCredentials:
+		return true
+	}
+	return ctx.Err() != nil
+}
+
+// apply re-checks one action against live state and, unless dry, performs it. The returned
+// error is systemic: the run stops. A change AWS refused is a failed result with a nil error.
+func (e *Executor) apply(ctx context.Context, h *held, runID string, a Action) (Result, error) {
 	res := Result{Action: a}
 	log := e.log().With("user", a.Principal, "action", string(a.Kind), "rule", a.Rule)
 	if a.Resource != "" {
@@ -159,6 +211,10 @@ func (e *Executor) apply(ctx context.Context, runID string, a Action) (Result, e
 		res.Status, res.Detail = StatusSkipped, "the root user is never acted on"
 		return res, nil
 	}
+	if a.Refusal != "" {
+		res.Status, res.Detail = StatusRefused, a.Refusal
+		return res, nil
+	}
 	u, err := ReadUser(ctx, e.IAM, a.Principal)
 	if errors.Is(err, ErrUserGone) {
 		res.Status, res.Detail = StatusSkipped, "the user no longer exists"
@@ -166,7 +222,15 @@ func (e *Executor) apply(ctx context.Context, runID string, a Action) (Result, e
 	}
 	if err != nil {
 		res.Status, res.Detail = StatusFailed, "could not re-read the user: "+err.Error()
-		return res, fmt.Errorf("re-read %s: %w", a.Principal, err)
+		log.Error("could not re-read the user", "error", err)
+		if systemic(ctx, err) {
+			return res, fmt.Errorf("re-read %s: %w", a.Principal, err)
+		}
+		return res, nil
+	}
+	if a.UserID != "" && u.ID != a.UserID {
+		res.Status, res.Detail = StatusSkipped, fmt.Sprintf("user %s was replaced since the data was read (%s → %s)", a.Principal, a.UserID, u.ID)
+		return res, nil
 	}
 	if why, ok := e.stillQualifies(a, u); !ok {
 		res.Status, res.Detail = StatusSkipped, why
@@ -181,19 +245,42 @@ func (e *Executor) apply(ctx context.Context, runID string, a Action) (Result, e
 		return res, nil
 	}
 
+	actx, cancel, err := e.renew(ctx, h)
+	if err != nil {
+		res.Status, res.Detail = StatusSkipped, err.Error()
+		return res, err
+	}
+	defer cancel()
 	id, err := e.IDs.New()
 	if err != nil {
 		return res, err
 	}
-	res.ActionID = id
-	entry := journal.Entry{ActionID: id, RunID: runID, AccountID: a.AccountID, Kind: a.Kind, Principal: a.Principal,
+	entry := journal.Entry{ActionID: id, RunID: runID, AccountID: a.AccountID, Kind: a.Kind, Principal: a.Principal, UserID: u.ID,
 		Resource: a.Resource, Rule: a.Rule, FindingID: a.FindingID, Reason: a.Reason, Prior: prior(a, u),
 		Actor: e.CallerARN, CreatedAt: e.Now()}
+	prev, _, err := journal.LastApplied(ctx, e.Journal, entry)
+	if err != nil {
+		res.Status, res.Detail = StatusFailed, err.Error()
+		return res, err
+	}
+	entry.DedupeKey = journal.ChangeKey(entry, prev.ActionID)
 	if err := e.Journal.Begin(ctx, entry); err != nil {
+		if errors.Is(err, journal.ErrExists) {
+			// Another run read the same history and claimed this very change first.
+			res.Status, res.Detail = StatusSkipped, "another run is making or made this change"
+			return res, nil
+		}
 		res.Status, res.Detail = StatusFailed, "journal: "+err.Error()
 		return res, fmt.Errorf("journal intent: %w", err)
 	}
-	actErr := e.act(ctx, a)
+	res.ActionID = id
+	actErr := e.act(actx, a)
+	if actErr != nil && actx.Err() != nil && ctx.Err() == nil {
+		// The lease ran out during the call: the change may or may not land. The intent stays
+		// open for the next run to reconcile from live state.
+		res.Status, res.Detail = StatusFailed, "the change did not finish before the lease ran out; the next run reconciles it"
+		return res, fmt.Errorf("%s %s: %w", a.Kind, a.Principal, actErr)
+	}
 	status, detail := journal.StatusDone, doneDetail(a)
 	switch {
 	case actErr == nil:
@@ -214,13 +301,12 @@ func (e *Executor) apply(ctx context.Context, runID string, a Action) (Result, e
 	case journal.StatusDone:
 		res.Status, res.Detail = StatusDone, detail
 		log.Warn("remediated")
-	case journal.StatusSkipped:
-		res.Status, res.Detail = StatusSkipped, detail
 	default:
 		res.Status, res.Detail = StatusFailed, detail
+		log.Error("action failed", "error", actErr)
 	}
 	e.notifyAction(ctx, a, res)
-	if status == journal.StatusFailed {
+	if status == journal.StatusFailed && systemic(ctx, actErr) {
 		return res, fmt.Errorf("%s %s: %w", a.Kind, a.Principal, actErr)
 	}
 	return res, nil

@@ -62,12 +62,18 @@ type Action struct {
 	AccountID    string       `json:"account_id"`
 	Principal    string       `json:"principal"`
 	PrincipalARN string       `json:"principal_arn"`
+	// UserID is the user's unique ID when the data read held it: a user replaced since is not
+	// acted on.
+	UserID string `json:"user_id,omitempty"`
 	// Resource is the access key ID of a deactivate-key action.
 	Resource  string         `json:"resource,omitempty"`
 	Rule      string         `json:"rule"`
 	FindingID string         `json:"finding_id"`
 	Severity  rules.Severity `json:"severity"`
 	Reason    string         `json:"reason"`
+	// Refusal, when set, says why the action must not be taken although its finding is a
+	// violation (e.g. the evidence does not pin down which key it is); it is shown, never done.
+	Refusal string `json:"refusal,omitempty"`
 }
 
 // Plan is what enforcement would do for one account.
@@ -100,7 +106,7 @@ func BuildPlan(accountID, alias string, findings []rules.Finding, rem Remediatio
 			p.NotifyOnly = append(p.NotifyOnly, f)
 			continue
 		}
-		a := Action{Kind: kind, AccountID: accountID, Principal: f.Principal, PrincipalARN: f.PrincipalARN,
+		a := Action{Kind: kind, AccountID: accountID, Principal: f.Principal, PrincipalARN: f.PrincipalARN, UserID: f.UserID,
 			Rule: f.Rule, FindingID: f.ID, Severity: f.Severity, Reason: f.Detail}
 		switch kind {
 		case journal.KindDisableConsole:

@@ -4,30 +4,33 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-
 	"github.com/iamwarden/iamwarden/internal/journal"
 )
 
-// Reconcile settles the intents an interrupted run left open in the account: it looks at live
-// state and records whether each change was in fact made. Notification intents are closed as
-// failed (delivery cannot be checked).
+// Reconcile settles the intents interrupted runs left open in the account: it looks at live
+// state and records whether each change was in fact made. An intent whose run still holds the
+// account's lease is in flight, not interrupted, and is left alone. Notification intents are
+// closed as not done (delivery cannot be checked), which lets a later run send them again.
 func (e *Executor) Reconcile(ctx context.Context, accountID string) ([]journal.Entry, error) {
 	open, err := e.Journal.Open(ctx, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: open intents: %w", err)
 	}
-	var settled []journal.Entry
+	settled := []journal.Entry{}
+	if len(open) == 0 {
+		return settled, nil
+	}
+	holder, leased, err := e.Journal.Holder(ctx, accountID)
+	if err != nil {
+		return settled, fmt.Errorf("journal: %w", err)
+	}
 	for _, en := range open {
-		applied, detail, err := e.applied(ctx, en)
+		if leased && holder.RunID == en.RunID && holder.Held(e.Now()) && en.RunID != "" {
+			continue // its run is alive and acting
+		}
+		status, detail, err := e.settle(ctx, en)
 		if err != nil {
 			return settled, fmt.Errorf("reconcile %s: %w", en.ActionID, err)
-		}
-		status := journal.StatusReconciledNotDone
-		if applied {
-			status = journal.StatusReconciledDone
 		}
 		if err := e.Journal.Finish(ctx, en.ActionID, status, detail, e.Now()); err != nil {
 			return settled, fmt.Errorf("reconcile %s: %w", en.ActionID, err)
@@ -39,38 +42,28 @@ func (e *Executor) Reconcile(ctx context.Context, accountID string) ([]journal.E
 	return settled, nil
 }
 
-// applied reports whether the change of an open intent is visible in live state.
-func (e *Executor) applied(ctx context.Context, en journal.Entry) (bool, string, error) {
-	switch en.Kind {
-	case journal.KindDisableConsole, journal.KindRestoreConsole:
-		_, err := e.IAM.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(en.Principal)})
-		present := err == nil
-		if err != nil && !isNoSuchEntity(err) {
-			return false, "", err
-		}
-		if en.Kind == journal.KindDisableConsole {
-			return !present, map[bool]string{true: "login profile found absent after an interrupted run", false: "login profile still present after an interrupted run"}[!present], nil
-		}
-		return present, map[bool]string{true: "login profile found present after an interrupted run", false: "login profile still absent after an interrupted run"}[present], nil
-	case journal.KindDeactivateKey, journal.KindReactivateKey:
-		keys, err := e.IAM.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(en.Principal)})
-		if err != nil && !isNoSuchEntity(err) {
-			return false, "", err
-		}
-		want := types.StatusTypeInactive
-		if en.Kind == journal.KindReactivateKey {
-			want = types.StatusTypeActive
-		}
-		if keys != nil {
-			for _, k := range keys.AccessKeyMetadata {
-				if aws.ToString(k.AccessKeyId) == en.Resource {
-					ok := k.Status == want
-					return ok, fmt.Sprintf("access key %s found %s after an interrupted run", maskKey(en.Resource), k.Status), nil
-				}
-			}
-		}
-		return false, "access key " + maskKey(en.Resource) + " no longer exists", nil
-	default:
-		return false, "notification delivery unknown after an interrupted run", nil
+// settle decides from live state how an interrupted intent ended.
+func (e *Executor) settle(ctx context.Context, en journal.Entry) (journal.Status, string, error) {
+	eff, ok := effects()[en.Kind]
+	if !ok {
+		return journal.StatusReconciledNotDone, "notification delivery unknown after an interrupted run", nil
 	}
+	refusal, gone, err := e.samePerson(ctx, en)
+	switch {
+	case err != nil:
+		return "", "", err
+	case gone:
+		return journal.StatusReconciledNotDone, "user " + en.Principal + " no longer exists; outcome of the interrupted run unknown", nil
+	case refusal != "":
+		// Live state belongs to someone else and says nothing about this change.
+		return journal.StatusReconciledNotDone, refusal + "; outcome of the interrupted run unknown", nil
+	}
+	holds, _, seen, err := eff.holds(ctx, e, en)
+	if err != nil {
+		return "", "", err
+	}
+	if holds {
+		return journal.StatusReconciledDone, seen + " after an interrupted run", nil
+	}
+	return journal.StatusReconciledNotDone, seen + " after an interrupted run", nil
 }

@@ -8,9 +8,9 @@ import (
 	"math/big"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"slices"
+
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/iamwarden/iamwarden/internal/journal"
 )
@@ -18,120 +18,242 @@ import (
 // Undone is the result of undoing one action.
 type Undone struct {
 	Of       journal.Entry `json:"of"`
-	ActionID string        `json:"action_id"`
-	Status   Status        `json:"status"`
-	Detail   string        `json:"detail"`
+	ActionID string        `json:"action_id,omitempty"`
+	// Status is done, skipped (already undone, already restored, or nothing left to restore),
+	// refused (another person or account; nothing was changed) or failed.
+	Status Status `json:"status"`
+	Detail string `json:"detail"`
 	// Password is the new console password of a restored login profile. It is shown to the
 	// operator once and never journaled or logged; the user must change it at first sign-in.
 	Password string `json:"-"`
 }
 
+// UndoReport is one undo invocation: one action or every applied action of a run.
+type UndoReport struct {
+	// RunID identifies the undo run; its entries carry it.
+	RunID string `json:"run_id"`
+	// Reconciled are interrupted intents (of an earlier undo or enforce) settled first.
+	Reconciled []journal.Entry `json:"reconciled"`
+	Results    []*Undone       `json:"results"`
+}
+
+// Count returns how many results have the status.
+func (r *UndoReport) Count(s Status) int {
+	n := 0
+	for _, u := range r.Results {
+		if u.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed reports whether any undo failed or was refused.
+func (r *UndoReport) Failed() bool { return r.Count(StatusFailed)+r.Count(StatusRefused) > 0 }
+
 // ErrNotUndoable is returned (wrapped) for entries that cannot be undone.
 var ErrNotUndoable = errors.New("action cannot be undone")
 
-// Undo reverses one applied action: a deactivated key is reactivated; a deleted login profile is
-// recreated with a fresh random password that must be changed at the next sign-in.
-func (e *Executor) Undo(ctx context.Context, actionID string) (*Undone, error) {
+// Undo reverses one applied action; see UndoRun.
+func (e *Executor) Undo(ctx context.Context, actionID string) (*UndoReport, error) {
 	en, err := e.Journal.Get(ctx, actionID)
 	if err != nil {
 		return nil, err
 	}
-	if en.Status != journal.StatusDone && en.Status != journal.StatusReconciledDone {
-		return nil, fmt.Errorf("%w: %s is %s, not done", ErrNotUndoable, actionID, en.Status)
-	}
-	var kind journal.Kind
-	switch en.Kind {
-	case journal.KindDisableConsole:
-		kind = journal.KindRestoreConsole
-	case journal.KindDeactivateKey:
-		kind = journal.KindReactivateKey
-	default:
+	if _, ok := journal.UndoKind(en.Kind); !ok {
 		return nil, fmt.Errorf("%w: %s is a %s action", ErrNotUndoable, actionID, en.Kind)
 	}
-	prev, err := e.Journal.List(ctx, journal.Filter{AccountID: en.AccountID, Principal: en.Principal, Kinds: []journal.Kind{kind},
-		Statuses: []journal.Status{journal.StatusDone, journal.StatusReconciledDone, journal.StatusIntent}})
-	if err != nil {
-		return nil, err
+	if !en.Status.Applied() {
+		return nil, fmt.Errorf("%w: %s is %s, not done", ErrNotUndoable, actionID, en.Status)
 	}
-	for _, p := range prev {
-		if p.UndoOf == actionID {
-			return nil, fmt.Errorf("%w: %s was already undone by %s (%s)", ErrNotUndoable, actionID, p.ActionID, p.Status)
-		}
-	}
-	if strings.Contains(e.CallerARN, ":user/") && strings.HasSuffix(e.CallerARN, "/"+en.Principal) {
-		return nil, fmt.Errorf("%w: refusing to act on the identity running iamwarden", ErrNotUndoable)
-	}
-
-	id, err := e.IDs.New()
-	if err != nil {
-		return nil, err
-	}
-	u := &Undone{Of: en, ActionID: id}
-	entry := journal.Entry{ActionID: id, AccountID: en.AccountID, Kind: kind, Principal: en.Principal, Resource: en.Resource,
-		Rule: en.Rule, FindingID: en.FindingID, Reason: "undo of " + actionID, UndoOf: actionID, Actor: e.CallerARN, CreatedAt: e.Now()}
-	switch kind {
-	case journal.KindReactivateKey:
-		entry.Prior = map[string]string{"key_status": "Inactive"}
-	case journal.KindRestoreConsole:
-		entry.Prior = map[string]string{"login_profile": "absent"}
-	}
-	if err := e.Journal.Begin(ctx, entry); err != nil {
-		return nil, fmt.Errorf("journal intent: %w", err)
-	}
-	var actErr error
-	switch kind {
-	case journal.KindReactivateKey:
-		_, actErr = e.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(en.Principal),
-			AccessKeyId: aws.String(en.Resource), Status: types.StatusTypeActive})
-		u.Detail = "access key " + maskKey(en.Resource) + " reactivated"
-	case journal.KindRestoreConsole:
-		var pw string
-		pw, actErr = e.newPassword(ctx)
-		if actErr == nil {
-			_, actErr = e.IAM.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String(en.Principal),
-				Password: aws.String(pw), PasswordResetRequired: true})
-		}
-		if actErr == nil {
-			u.Password = pw
-		}
-		u.Detail = "console access restored with a one-time password (change required at sign-in)"
-	}
-	status := journal.StatusDone
-	u.Status = StatusDone
-	if actErr != nil {
-		status, u.Status, u.Detail = journal.StatusFailed, StatusFailed, actErr.Error()
-		u.Password = ""
-	}
-	if err := e.Journal.Finish(ctx, id, status, u.Detail, e.Now()); err != nil {
-		return u, fmt.Errorf("journal result: %w", err)
-	}
-	if actErr != nil {
-		return u, fmt.Errorf("undo %s: %w", actionID, actErr)
-	}
-	return u, nil
+	return e.undo(ctx, en.AccountID, []journal.Entry{en})
 }
 
-// UndoRun undoes every applied action of a run, stopping at the first failure.
-func (e *Executor) UndoRun(ctx context.Context, runID string) ([]*Undone, error) {
-	entries, err := e.Journal.List(ctx, journal.Filter{RunID: runID, Kinds: []journal.Kind{journal.KindDisableConsole, journal.KindDeactivateKey},
-		Statuses: []journal.Status{journal.StatusDone, journal.StatusReconciledDone}})
+// UndoRun reverses every applied action of a run. Every entry is attempted: one that was already
+// undone, or whose target is already back as it was, is skipped and reported; a failure is
+// reported and the others go on. Run it again to finish what failed: it is idempotent.
+func (e *Executor) UndoRun(ctx context.Context, runID string) (*UndoReport, error) {
+	all, err := e.Journal.List(ctx, journal.Filter{RunID: runID})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	var entries []journal.Entry
+	for _, en := range all {
+		if _, ok := journal.UndoKind(en.Kind); ok && en.Status.Applied() {
+			entries = append(entries, en)
+		}
 	}
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("%w: run %s has no applied actions", ErrNotUndoable, runID)
 	}
-	var out []*Undone
+	slices.Reverse(entries) // oldest first, the order they were made in
+	return e.undo(ctx, entries[0].AccountID, entries)
+}
+
+// undo reverses entries of one account under the account's lease.
+func (e *Executor) undo(ctx context.Context, accountID string, entries []journal.Entry) (*UndoReport, error) {
 	for _, en := range entries {
-		u, err := e.Undo(ctx, en.ActionID)
-		if u != nil {
-			out = append(out, u)
-		}
-		if err != nil {
-			return out, err
+		if err := e.checkAccount(en.AccountID, "action "+en.ActionID); err != nil {
+			return nil, err
 		}
 	}
-	return out, nil
+	runID, err := e.IDs.New()
+	if err != nil {
+		return nil, err
+	}
+	rep := &UndoReport{RunID: runID, Reconciled: []journal.Entry{}, Results: []*Undone{}}
+	if err := e.Journal.Check(ctx); err != nil {
+		return rep, fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	h, err := e.acquire(ctx, accountID, runID)
+	if err != nil {
+		return rep, err
+	}
+	defer e.release(h)
+	// An undo interrupted earlier left its intents open: settle them first, so that what it did
+	// counts as undone and what it did not is tried again.
+	if rep.Reconciled, err = e.Reconcile(ctx, accountID); err != nil {
+		return rep, err
+	}
+	for _, en := range entries {
+		u, err := e.undoOne(ctx, h, runID, en)
+		rep.Results = append(rep.Results, u)
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// undoOne reverses one entry. The returned error is systemic: the undo run stops.
+func (e *Executor) undoOne(ctx context.Context, h *held, runID string, en journal.Entry) (*Undone, error) {
+	u := &Undone{Of: en}
+	kind, _ := journal.UndoKind(en.Kind)
+	eff, ok := effects()[en.Kind]
+	if !ok || eff.reverse == nil {
+		u.Status, u.Detail = StatusFailed, fmt.Sprintf("%s actions cannot be undone", en.Kind)
+		return u, nil
+	}
+	fail := func(err error) (*Undone, error) {
+		u.Status, u.Detail = StatusFailed, err.Error()
+		if systemic(ctx, err) {
+			return u, err
+		}
+		return u, nil
+	}
+	if by, err := e.undoneBy(ctx, en, kind); err != nil {
+		return u, err
+	} else if by != nil {
+		u.Status, u.Detail = StatusSkipped, fmt.Sprintf("already undone by %s (%s)", by.ActionID, by.Status)
+		return u, nil
+	}
+	if strings.Contains(e.CallerARN, ":user/") && strings.HasSuffix(e.CallerARN, "/"+en.Principal) {
+		u.Status, u.Detail = StatusRefused, "refusing to act on the identity running iamwarden"
+		return u, nil
+	}
+	refusal, gone, err := e.samePerson(ctx, en)
+	switch {
+	case err != nil:
+		return fail(err)
+	case gone:
+		u.Status, u.Detail = StatusSkipped, "user "+en.Principal+" no longer exists; nothing to restore"
+		return u, nil
+	case refusal != "":
+		u.Status, u.Detail = StatusRefused, refusal
+		return u, nil
+	}
+	// Live state that already is what the undo would make it needs no change.
+	target := journal.Entry{Kind: kind, Principal: en.Principal, Resource: en.Resource}
+	holds, targetGone, seen, err := effects()[kind].holds(ctx, e, target)
+	switch {
+	case err != nil:
+		return fail(err)
+	case targetGone:
+		u.Status, u.Detail = StatusSkipped, seen+"; nothing to restore"
+		return u, nil
+	case holds:
+		u.Status, u.Detail = StatusSkipped, "already restored ("+seen+")"
+		return u, nil
+	}
+
+	actx, cancel, err := e.renew(ctx, h)
+	if err != nil {
+		return fail(err)
+	}
+	defer cancel()
+	id, err := e.IDs.New()
+	if err != nil {
+		return u, err
+	}
+	entry := journal.Entry{ActionID: id, RunID: runID, AccountID: en.AccountID, Kind: kind, Principal: en.Principal, UserID: en.UserID,
+		Resource: en.Resource, Rule: en.Rule, FindingID: en.FindingID, Reason: "undo of " + en.ActionID, UndoOf: en.ActionID,
+		Prior: undoPrior(kind), Actor: e.CallerARN, CreatedAt: e.Now()}
+	prev, _, err := journal.LastApplied(ctx, e.Journal, entry)
+	if err != nil {
+		return u, err
+	}
+	entry.DedupeKey = journal.ChangeKey(entry, prev.ActionID)
+	if err := e.Journal.Begin(ctx, entry); err != nil {
+		if errors.Is(err, journal.ErrExists) {
+			u.Status, u.Detail = StatusSkipped, "another run is changing or changed it meanwhile"
+			return u, nil
+		}
+		return u, fmt.Errorf("journal intent: %w", err)
+	}
+	u.ActionID = id
+	detail, secret, actErr := eff.reverse(actx, e, en)
+	status := journal.StatusDone
+	switch {
+	case actErr == nil:
+		u.Status, u.Detail, u.Password = StatusDone, detail, secret
+	case isAlreadyExists(actErr) || isNoSuchEntity(actErr):
+		// Someone restored it (or deleted the key) between the check and the call, or our own
+		// retried call found its first attempt done: look again.
+		holds, _, seen, err := effects()[kind].holds(ctx, e, target)
+		if err != nil {
+			status, u.Status, u.Detail = journal.StatusFailed, StatusFailed, actErr.Error()
+			break
+		}
+		status, u.Status, u.Detail = journal.StatusSkipped, StatusSkipped, "already restored ("+seen+")"
+		if !holds {
+			u.Detail = seen + "; nothing to restore"
+		}
+	default:
+		status, u.Status, u.Detail = journal.StatusFailed, StatusFailed, actErr.Error()
+	}
+	if err := e.Journal.Finish(ctx, id, status, u.Detail, e.Now()); err != nil {
+		u.Password = "" // a password whose profile is not journaled is not handed out
+		return u, fmt.Errorf("journal result: %w", err)
+	}
+	if actErr != nil && status == journal.StatusFailed && systemic(ctx, actErr) {
+		return u, actErr
+	}
+	return u, nil
+}
+
+// undoneBy returns the undo entry of en that is applied or in flight, if any.
+func (e *Executor) undoneBy(ctx context.Context, en journal.Entry, kind journal.Kind) (*journal.Entry, error) {
+	prev, err := e.Journal.List(ctx, journal.Filter{AccountID: en.AccountID, Principal: en.Principal, Kinds: []journal.Kind{kind}})
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	for _, p := range prev {
+		if p.UndoOf == en.ActionID && (p.Status.Applied() || p.Status == journal.StatusIntent) {
+			return &p, nil
+		}
+	}
+	return nil, nil
+}
+
+// undoPrior is the state an undo of the undo would need.
+func undoPrior(kind journal.Kind) map[string]string {
+	switch kind {
+	case journal.KindReactivateKey:
+		return map[string]string{"key_status": "Inactive"}
+	case journal.KindRestoreConsole:
+		return map[string]string{"login_profile": "absent"}
+	}
+	return map[string]string{}
 }
 
 // newPassword generates a password satisfying the account's password policy (or IAM's

@@ -17,13 +17,18 @@ type Warning struct {
 	Principal string           `json:"principal"`
 	Rule      string           `json:"rule"`
 	Deadline  time.Time        `json:"deadline"`
-	// Status is "sent", "failed", or "would-send" in a dry run.
+	// Status is "sent", "failed" (tried again by the next run), "given-up" (failed
+	// MaxNotifyAttempts times), or "would-send" in a dry run.
 	Status string `json:"status"`
 }
 
+// MaxNotifyAttempts bounds how many runs try to deliver one warning that keeps failing.
+const MaxNotifyAttempts = 5
+
 // warn tells each user inside a grace period once when the period starts and once more when
-// the deadline is within WarnBefore. The journal deduplicates, so a schedule running every hour
-// sends each warning once.
+// the deadline is within WarnBefore. The journal deduplicates what was delivered, so a schedule
+// running every hour sends each warning once; a warning whose delivery failed releases its key
+// and is tried again by the next run, up to MaxNotifyAttempts times.
 func (e *Executor) warn(ctx context.Context, p Plan) ([]Warning, error) {
 	out := []Warning{}
 	if e.Notifier == nil || e.Topic == "" {
@@ -67,6 +72,15 @@ func (e *Executor) warnOnce(ctx context.Context, p Plan, f rules.Finding, k noti
 	}
 	w := &Warning{Kind: k, Principal: f.Principal, Rule: f.Rule, Deadline: f.Deadline.UTC(), Status: "would-send"}
 	if e.DryRun {
+		return w, nil
+	}
+	failed, err := e.Journal.List(ctx, journal.Filter{AccountID: p.AccountID, DedupeKey: key, Kinds: []journal.Kind{journal.KindNotify},
+		Statuses: []journal.Status{journal.StatusFailed}})
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if len(failed) >= MaxNotifyAttempts {
+		w.Status = "given-up"
 		return w, nil
 	}
 	id, err := e.IDs.New()

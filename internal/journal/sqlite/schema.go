@@ -83,7 +83,7 @@ func migrateV2(ctx context.Context, tx *sql.Tx) error {
 			finding_id, reason, prior, status, detail, undo_of, dedupe_key, dedupe_hold, actor, created_at, updated_at)
 		SELECT action_id, run_id, account_id, kind, principal, '', resource, rule, finding_id, reason, prior,
 			status, detail, undo_of, dedupe_key,
-			CASE WHEN status IN ('failed', 'reconciled-not-done') THEN NULL ELSE dedupe_key END,
+			CASE WHEN status IN ('failed', 'skipped', 'reconciled-not-done') THEN NULL ELSE dedupe_key END,
 			actor, created_at, updated_at FROM entries`,
 		`DROP TABLE entries`,
 		`ALTER TABLE entries_v2 RENAME TO entries`,
