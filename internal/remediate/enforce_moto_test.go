@@ -222,7 +222,11 @@ func (a *account) state() map[string]string {
 }
 
 func openJournal(t *testing.T) journal.Journal {
-	j, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "journal.db"))
+	return openJournalAt(t, filepath.Join(t.TempDir(), "journal.db"))
+}
+
+func openJournalAt(t *testing.T, path string) journal.Journal {
+	j, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}

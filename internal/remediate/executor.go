@@ -215,6 +215,18 @@ func (e *Executor) apply(ctx context.Context, h *held, runID string, a Action) (
 		res.Status, res.Detail = StatusRefused, a.Refusal
 		return res, nil
 	}
+	// The history is read before live state: a run that claims the change after another run
+	// applied it then also sees the applied change live, and skips it.
+	var history journal.Entry
+	if !e.DryRun {
+		prev, _, err := journal.LastApplied(ctx, e.Journal, journal.Entry{AccountID: a.AccountID, Kind: a.Kind, Principal: a.Principal,
+			UserID: a.UserID, Resource: a.Resource})
+		if err != nil {
+			res.Status, res.Detail = StatusFailed, err.Error()
+			return res, err
+		}
+		history = prev
+	}
 	u, err := ReadUser(ctx, e.IAM, a.Principal)
 	if errors.Is(err, ErrUserGone) {
 		res.Status, res.Detail = StatusSkipped, "the user no longer exists"
@@ -258,12 +270,15 @@ func (e *Executor) apply(ctx context.Context, h *held, runID string, a Action) (
 	entry := journal.Entry{ActionID: id, RunID: runID, AccountID: a.AccountID, Kind: a.Kind, Principal: a.Principal, UserID: u.ID,
 		Resource: a.Resource, Rule: a.Rule, FindingID: a.FindingID, Reason: a.Reason, Prior: prior(a, u),
 		Actor: e.CallerARN, CreatedAt: e.Now()}
-	prev, _, err := journal.LastApplied(ctx, e.Journal, entry)
-	if err != nil {
-		res.Status, res.Detail = StatusFailed, err.Error()
-		return res, err
+	if a.UserID == "" {
+		// Data without user IDs: the history can only be read now that the ID is known.
+		if history, _, err = journal.LastApplied(ctx, e.Journal, journal.Entry{AccountID: a.AccountID, Kind: a.Kind,
+			Principal: a.Principal, UserID: u.ID, Resource: a.Resource}); err != nil {
+			res.Status, res.Detail = StatusFailed, err.Error()
+			return res, err
+		}
 	}
-	entry.DedupeKey = journal.ChangeKey(entry, prev.ActionID)
+	entry.DedupeKey = journal.ChangeKey(entry, history.ActionID)
 	if err := e.Journal.Begin(ctx, entry); err != nil {
 		if errors.Is(err, journal.ErrExists) {
 			// Another run read the same history and claimed this very change first.

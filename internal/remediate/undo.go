@@ -147,6 +147,13 @@ func (e *Executor) undoOne(ctx context.Context, h *held, runID string, en journa
 		u.Status, u.Detail = StatusSkipped, fmt.Sprintf("already undone by %s (%s)", by.ActionID, by.Status)
 		return u, nil
 	}
+	// The history is read before live state (see Executor.apply): a racing run that restored it
+	// first is then seen either in the change key or in live state.
+	target := journal.Entry{AccountID: en.AccountID, Kind: kind, Principal: en.Principal, UserID: en.UserID, Resource: en.Resource}
+	prev, _, err := journal.LastApplied(ctx, e.Journal, target)
+	if err != nil {
+		return u, err
+	}
 	if strings.Contains(e.CallerARN, ":user/") && strings.HasSuffix(e.CallerARN, "/"+en.Principal) {
 		u.Status, u.Detail = StatusRefused, "refusing to act on the identity running iamwarden"
 		return u, nil
@@ -163,7 +170,6 @@ func (e *Executor) undoOne(ctx context.Context, h *held, runID string, en journa
 		return u, nil
 	}
 	// Live state that already is what the undo would make it needs no change.
-	target := journal.Entry{Kind: kind, Principal: en.Principal, Resource: en.Resource}
 	holds, targetGone, seen, err := effects()[kind].holds(ctx, e, target)
 	switch {
 	case err != nil:
@@ -188,10 +194,6 @@ func (e *Executor) undoOne(ctx context.Context, h *held, runID string, en journa
 	entry := journal.Entry{ActionID: id, RunID: runID, AccountID: en.AccountID, Kind: kind, Principal: en.Principal, UserID: en.UserID,
 		Resource: en.Resource, Rule: en.Rule, FindingID: en.FindingID, Reason: "undo of " + en.ActionID, UndoOf: en.ActionID,
 		Prior: undoPrior(kind), Actor: e.CallerARN, CreatedAt: e.Now()}
-	prev, _, err := journal.LastApplied(ctx, e.Journal, entry)
-	if err != nil {
-		return u, err
-	}
 	entry.DedupeKey = journal.ChangeKey(entry, prev.ActionID)
 	if err := e.Journal.Begin(ctx, entry); err != nil {
 		if errors.Is(err, journal.ErrExists) {
