@@ -1,16 +1,20 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,30 +34,109 @@ const (
 	childEndpointEnv = "IAMWARDEN_CLI_CHILD_ENDPOINT"
 	childAccountEnv  = "IAMWARDEN_CLI_CHILD_ACCOUNT"
 	childArgsEnv     = "IAMWARDEN_CLI_CHILD_ARGS"
+	// childBlockEnv names an IAM action the child blocks on forever, after printing blockedLine.
+	childBlockEnv = "IAMWARDEN_CLI_CHILD_BLOCK"
+	blockedLine   = "BLOCKED"
 )
+
+// runChild is the body of a child process: the CLI against the parent's moto account.
+func runChild() {
+	srv := &mototest.Server{Endpoint: os.Getenv(childEndpointEnv), AccountID: os.Getenv(childAccountEnv)}
+	block := os.Getenv(childBlockEnv)
+	env := cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: func(string) string { return "" }, Now: time.Now,
+		AWSConfig: func(ctx context.Context, _, _ string) (aws.Config, error) {
+			cfg := srv.Config(ctx)
+			if block != "" {
+				next := cfg.HTTPClient.(*http.Client).Transport
+				cfg.HTTPClient = &http.Client{Transport: rtFunc(func(r *http.Request) (*http.Response, error) {
+					body, _ := io.ReadAll(r.Body)
+					r.Body = io.NopCloser(bytes.NewReader(body))
+					if form, _ := url.ParseQuery(string(body)); form.Get("Action") == block {
+						fmt.Println(blockedLine)
+						select {} // until killed
+					}
+					return next.RoundTrip(r)
+				})}
+			}
+			return cfg, nil
+		}}
+	os.Exit(cli.Run(context.Background(), strings.Split(os.Getenv(childArgsEnv), "\x1f"), env))
+}
+
+func childCmd(t *testing.T, test string, s *scenario, args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), childEndpointEnv+"="+s.srv.Endpoint, childAccountEnv+"="+s.srv.AccountID,
+		childArgsEnv+"="+strings.Join(args, "\x1f"))
+	return cmd
+}
+
+// kill -9 in the middle of enforce --apply leaves exactly one open intent; the next run takes
+// over the dead run's lease at once, reconciles the intent from live state and finishes the job.
+func TestEnforceKilledMidApply(t *testing.T) {
+	if os.Getenv(childEndpointEnv) != "" {
+		runChild()
+	}
+	s := newScenario(t)
+	db := filepath.Join(t.TempDir(), "journal.db")
+	cmd := childCmd(t, "TestEnforceKilledMidApply", s, "enforce", "--apply", "--yes", "--journal", db, "-o", "json")
+	cmd.Env = append(cmd.Env, childBlockEnv+"=DeleteLoginProfile")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != blockedLine {
+		cmd.Process.Kill()
+		t.Fatalf("child did not reach DeleteLoginProfile: %q %v", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	j, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := j.Open(context.Background(), s.srv.AccountID)
+	j.Close()
+	if err != nil || len(open) != 1 || open[0].Kind != journal.KindDisableConsole {
+		t.Fatalf("open intents after kill -9: %+v %v", open, err)
+	}
+	code, out, stderr := run(t, s.env(nil), "enforce", "--apply", "--yes", "--journal", db, "-o", "json")
+	var rep enforceOut
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+		t.Fatalf("next run: exit %d %v\n%s\n%s", code, err, out, stderr)
+	}
+	if len(rep.Outcome.Reconciled) != 1 || rep.Outcome.Reconciled[0].ActionID != open[0].ActionID ||
+		rep.Outcome.Reconciled[0].Status != journal.StatusReconciledNotDone {
+		t.Errorf("reconciled %+v", rep.Outcome.Reconciled)
+	}
+	if rep.Outcome.Count(remediate.StatusDone) != 5 {
+		t.Errorf("next run: %+v", rep.Outcome.Results)
+	}
+}
 
 // Several enforce --apply processes started together on one account and one SQLite journal:
 // the lease serialises them, every change is made and journaled exactly once, and undoing
 // every run restores the exact starting state.
 func TestConcurrentEnforceProcesses(t *testing.T) {
-	if ep := os.Getenv(childEndpointEnv); ep != "" {
-		srv := &mototest.Server{Endpoint: ep, AccountID: os.Getenv(childAccountEnv)}
-		env := cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: func(string) string { return "" }, Now: time.Now,
-			AWSConfig: func(ctx context.Context, _, _ string) (aws.Config, error) { return srv.Config(ctx), nil }}
-		os.Exit(cli.Run(context.Background(), strings.Split(os.Getenv(childArgsEnv), "\x1f"), env))
+	if os.Getenv(childEndpointEnv) != "" {
+		runChild()
 	}
 	s := newScenario(t)
 	db := filepath.Join(t.TempDir(), "journal.db")
 	before := consoleAndKeys(t, s)
 	const children = 4
-	args := strings.Join([]string{"enforce", "--apply", "--yes", "--lock-timeout", "2m", "--journal", db, "-o", "json"}, "\x1f")
 	outs := make([]bytes.Buffer, children)
 	codes := make([]int, children)
 	var wg sync.WaitGroup
 	for i := range children {
 		wg.Go(func() {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestConcurrentEnforceProcesses$")
-			cmd.Env = append(os.Environ(), childEndpointEnv+"="+s.srv.Endpoint, childAccountEnv+"="+s.srv.AccountID, childArgsEnv+"="+args)
+			cmd := childCmd(t, "TestConcurrentEnforceProcesses", s, "enforce", "--apply", "--yes", "--lock-timeout", "2m", "--journal", db, "-o", "json")
 			cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
 			_ = cmd.Run()
 			codes[i] = cmd.ProcessState.ExitCode()

@@ -380,3 +380,35 @@ func TestGraceWarningRetried(t *testing.T) {
 		t.Errorf("warnings %v, want %s", got, want)
 	}
 }
+
+// An intent whose run still holds the account's lease is in flight, not interrupted: another
+// run's reconciliation leaves it alone, and settles it once the lease has lapsed.
+func TestReconcileLeavesLiveRunsAlone(t *testing.T) {
+	a := newAccount(t)
+	ctx := context.Background()
+	j := openJournal(t)
+	now := time.Now()
+	live := journal.Lease{AccountID: a.srv.AccountID, RunID: "run-slow", Actor: "arn:aws:iam::" + a.srv.AccountID + ":user/ops",
+		Host: "h", PID: 1, Acquired: now, Expires: now.Add(time.Minute)}
+	if err := j.Acquire(ctx, live, now); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := journal.NewIDGenerator(time.Now, nil).New()
+	if err := j.Begin(ctx, journal.Entry{ActionID: id, RunID: "run-slow", AccountID: a.srv.AccountID, Kind: journal.KindDisableConsole,
+		Principal: "pastgrace", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	e := a.executor(j, false)
+	if got, err := e.Reconcile(ctx, a.srv.AccountID); err != nil || len(got) != 0 {
+		t.Fatalf("reconciled a live run's intent: %+v %v", got, err)
+	}
+	// A second run cannot even start while the lease is held.
+	if _, err := e.Run(ctx, a.plan()); !errors.Is(err, journal.ErrLeased) {
+		t.Fatalf("run beside a live lease: %v, want ErrLeased", err)
+	}
+	e.Now = func() time.Time { return now.Add(2 * time.Minute) }
+	got, err := e.Reconcile(ctx, a.srv.AccountID)
+	if err != nil || len(got) != 1 || got[0].Status != journal.StatusReconciledNotDone {
+		t.Fatalf("after the lease lapsed: %+v %v", got, err)
+	}
+}
