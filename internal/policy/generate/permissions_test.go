@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
 )
@@ -303,6 +304,32 @@ func TestPermissionsDocument(t *testing.T) {
 	for a := range documented {
 		if !rendered[a] {
 			t.Errorf("docs/permissions.md lists %s, which neither iamwarden policy allows", a)
+		}
+	}
+}
+
+// The enforce role may delete the journal's lease and dedupe items, never an entry of the audit
+// trail: DeleteItem is allowed only for keys with a reserved prefix.
+func TestEnforcePolicyCannotEraseTheJournal(t *testing.T) {
+	doc, err := generate.Document(generate.KindIamwardenEnforce, generate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Compile("iamwarden-enforce", &doc, policy.KindIdentity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &policy.PolicySet{Identity: []*policy.Policy{p}}
+	table := "arn:aws:dynamodb:us-east-1:123456789012:table/iamwarden-journal"
+	for key, want := range map[string]policy.Result{
+		journal.LeasePrefix + "123456789012":             policy.Allowed,
+		journal.ReservedPrefix + "change/123456789012/x": policy.Allowed,
+		"01JPAAAAAAAAAAAAAAAAAAAAA1":                     policy.ImplicitDeny,
+	} {
+		d := policy.Evaluate(set, &policy.Request{Principal: "arn:aws:sts::123456789012:assumed-role/iamwarden/run", Action: "dynamodb:DeleteItem",
+			Resource: table, Context: map[string]policy.Value{"dynamodb:LeadingKeys": policy.Strings(key)}})
+		if d.Result != want {
+			t.Errorf("DeleteItem of %s: %s, want %s", key, d.Result, want)
 		}
 	}
 }

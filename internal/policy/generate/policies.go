@@ -3,6 +3,7 @@ package generate
 import (
 	"strings"
 
+	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/policy"
 )
 
@@ -193,16 +194,20 @@ var EnforceIAMActions = []string{
 
 // JournalActions are the IAM actions of the journal's DynamoDB calls. TransactWriteItems is not
 // an IAM action: a transaction needs the action of each item it writes (PutItem here).
-// DeleteItem releases leases and dedupe keys; DescribeTable checks the table before a run.
+// DescribeTable checks the table before a run. DeleteItem is in JournalDeleteActions.
 var JournalActions = []string{
 	"dynamodb:GetItem",
 	"dynamodb:PutItem",
 	"dynamodb:UpdateItem",
-	"dynamodb:DeleteItem",
 	"dynamodb:Query",
 	"dynamodb:Scan",
 	"dynamodb:DescribeTable",
 }
+
+// JournalDeleteActions release leases and dedupe keys. They are granted only on items whose key
+// starts with a reserved prefix (dynamodb:LeadingKeys), so the role cannot erase an entry of its
+// own audit trail.
+var JournalDeleteActions = []string{"dynamodb:DeleteItem"}
 
 func parameterARN(name string) string {
 	return "arn:aws:ssm:*:*:parameter/" + strings.TrimPrefix(name, "/")
@@ -235,6 +240,8 @@ func IamwardenEnforce(opts PermissionOptions) policy.Document {
 			policy.Statement{Sid: "IamwardenEnforce", Effect: policy.EffectAllow, Action: strs(EnforceIAMActions...), Resource: strs("arn:aws:iam::*:user/*")},
 			policy.Statement{Sid: "IamwardenNotify", Effect: policy.EffectAllow, Action: strs("sns:Publish"), Resource: strs(opts.SNSTopicARN)},
 			policy.Statement{Sid: "IamwardenJournal", Effect: policy.EffectAllow, Action: strs(JournalActions...), Resource: strs(table, table+"/index/*")},
+			policy.Statement{Sid: "IamwardenJournalRelease", Effect: policy.EffectAllow, Action: strs(JournalDeleteActions...), Resource: strs(table),
+				Condition: policy.Condition{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {journal.LeasePrefix + "*", journal.ReservedPrefix + "*"}}}},
 		),
 	}
 }
