@@ -342,3 +342,42 @@ func TestUndoOtherAccountRefused(t *testing.T) {
 		t.Fatalf("undo with the right account: exit %d %s %s", code, out, stderr)
 	}
 }
+
+// undo of a user replaced since is refused with exit 4 and gives the new person nothing; a
+// table written to a pipe never shows a one-time password.
+func TestUndoCommandRefusesAndHidesPasswords(t *testing.T) {
+	s := newScenario(t)
+	db := filepath.Join(t.TempDir(), "journal.db")
+	code, out, stderr := run(t, s.env(nil), "enforce", "--apply", "--yes", "--journal", db, "-o", "json")
+	if code != 0 {
+		t.Fatalf("apply: %d %s %s", code, out, stderr)
+	}
+	var rep enforceOut
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	c := iam.NewFromConfig(s.cfg)
+	ctx := context.Background()
+	if _, err := c.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = run(t, s.env(nil), "undo", "--run", rep.Outcome.RunID, "--journal", db, "-o", "table")
+	if code != 4 {
+		t.Fatalf("undo exit %d, want 4\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "refused") || !strings.Contains(out, "user alice was replaced since") ||
+		!strings.Contains(out, "not shown: stdout is not a terminal") || strings.Contains(out, "password for carol:") {
+		t.Errorf("undo table:\n%s", out)
+	}
+	if _, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String("alice")}); err == nil {
+		t.Error("the new alice got console access")
+	}
+	// Everything else was restored; running it again changes nothing and still reports alice.
+	code, out, _ = run(t, s.env(nil), "undo", "--run", rep.Outcome.RunID, "--journal", db, "-o", "json")
+	if code != 4 || strings.Count(out, `"status": "skipped"`) != 4 || strings.Count(out, `"status": "refused"`) != 1 {
+		t.Errorf("second undo: exit %d\n%s", code, out)
+	}
+}
