@@ -44,13 +44,8 @@ func appliedChanges(t *testing.T, j journal.Journal) map[string]int {
 	return out
 }
 
-// racingRuns applies the same plan from n executors at once, each with its own journal
-// handle, and checks every change was made and journaled exactly once, then undoes every run.
-func racingRuns(t *testing.T, a *account, handles []journal.Journal) {
-	t.Helper()
-	ctx := context.Background()
-	p := a.plan()
-	before := a.state()
+// runAtOnce applies p from one executor per journal handle, all started together.
+func runAtOnce(a *account, p remediate.Plan, handles []journal.Journal, lockTimeout time.Duration) ([]*remediate.Outcome, []error) {
 	outs := make([]*remediate.Outcome, len(handles))
 	errs := make([]error, len(handles))
 	var wg sync.WaitGroup
@@ -58,13 +53,24 @@ func racingRuns(t *testing.T, a *account, handles []journal.Journal) {
 	for i, j := range handles {
 		wg.Go(func() {
 			e := a.executor(j, false)
-			e.Notifier = nil
+			e.Notifier, e.LockTimeout = nil, lockTimeout
 			<-start
-			outs[i], errs[i] = e.Run(ctx, p)
+			outs[i], errs[i] = e.Run(context.Background(), p)
 		})
 	}
 	close(start)
 	wg.Wait()
+	return outs, errs
+}
+
+// racingRuns applies the same plan from n executors at once, each with its own journal
+// handle, and checks every change was made and journaled exactly once, then undoes every run.
+func racingRuns(t *testing.T, a *account, handles []journal.Journal) {
+	t.Helper()
+	ctx := context.Background()
+	p := a.plan()
+	before := a.state()
+	outs, errs := runAtOnce(a, p, handles, 0)
 	done := 0
 	for i, err := range errs {
 		if err != nil {
@@ -166,20 +172,7 @@ func TestRacingRunsDynamoDB(t *testing.T) {
 	ctx := context.Background()
 	p := a.plan()
 	before := a.state()
-	outs := make([]*remediate.Outcome, len(handles))
-	errs := make([]error, len(handles))
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, j := range handles {
-		wg.Go(func() {
-			e := a.executor(j, false)
-			e.Notifier, e.LockTimeout = nil, time.Minute
-			<-start
-			outs[i], errs[i] = e.Run(ctx, p)
-		})
-	}
-	close(start)
-	wg.Wait()
+	outs, errs := runAtOnce(a, p, handles, time.Minute)
 	done := 0
 	for i, err := range errs {
 		if err != nil {

@@ -221,17 +221,26 @@ func (j *Journal) freeStale(ctx context.Context, key string) (bool, error) {
 
 // deleteDedupe deletes the dedupe item of key if it still names owner.
 func (j *Journal) deleteDedupe(ctx context.Context, key, owner string) error {
+	if err := j.deleteIf(ctx, dedupeID(key), attrDedupeOf, owner); err != nil {
+		return fmt.Errorf("release dedupe key %q: %w", key, err)
+	}
+	return nil
+}
+
+// deleteIf deletes the item with the ActionID id if its attribute attr equals v; an item that
+// is gone or changed hands is left alone, which is not an error.
+func (j *Journal) deleteIf(ctx context.Context, id, attr, v string) error {
 	x := newExpr()
 	_, err := j.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(j.table),
-		Key:                       map[string]types.AttributeValue{attrActionID: str(dedupeID(key))},
-		ConditionExpression:       aws.String(x.name(attrDedupeOf) + " = " + x.value(owner)),
+		Key:                       map[string]types.AttributeValue{attrActionID: str(id)},
+		ConditionExpression:       aws.String(x.name(attr) + " = " + x.value(v)),
 		ExpressionAttributeNames:  x.names,
 		ExpressionAttributeValues: x.values,
 	})
 	var failed *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &failed) {
-		return fmt.Errorf("release dedupe key %q: %w", key, err)
+		return err
 	}
 	return nil
 }

@@ -95,16 +95,7 @@ func (j *Journal) Renew(ctx context.Context, l journal.Lease, now time.Time) err
 
 // Release gives the lease up; see journal.Leaser.
 func (j *Journal) Release(ctx context.Context, accountID, runID string) error {
-	x := newExpr()
-	_, err := j.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(j.table),
-		Key:                       map[string]types.AttributeValue{attrActionID: str(leaseID(accountID))},
-		ConditionExpression:       aws.String(x.name(attrRunID) + " = " + x.value(runID)),
-		ExpressionAttributeNames:  x.names,
-		ExpressionAttributeValues: x.values,
-	})
-	var failed *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &failed) {
+	if err := j.deleteIf(ctx, leaseID(accountID), attrRunID, runID); err != nil {
 		return fmt.Errorf("release lease of %s: %w", accountID, err)
 	}
 	return nil
