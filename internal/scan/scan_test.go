@@ -3,6 +3,7 @@ package scan_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -143,6 +144,38 @@ func TestKeysNamedByCreationTime(t *testing.T) {
 	}
 	if len(live.asked) != 1 || live.asked[0] != "keys:bot" {
 		t.Errorf("asked %v, want only the user with a key finding", live.asked)
+	}
+}
+
+// Two keys created in the same second are told apart by their status; the listed key that
+// matches neither slot alone names none.
+func TestKeysCreatedInTheSameSecond(t *testing.T) {
+	second := readAt.AddDate(0, -6, 0)
+	snap := &inventory.Snapshot{AccountID: "123456789012", ReadAt: readAt, Users: []inventory.User{
+		{Name: "bot", AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, Created: second},
+			{Slot: 2, Active: false, Created: second},
+		}},
+		{Name: "twin", AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, Created: second},
+			{Slot: 2, Active: true, Created: second},
+		}},
+	}}
+	live := &fakeLive{keys: map[string][]inventory.AccessKeyMeta{
+		"bot":  {{ID: "AKIAINACTIVE", Created: second.Add(200 * time.Millisecond)}, {ID: "AKIAACTIVE", Active: true, Created: second}},
+		"twin": {{ID: "AKIAONLY", Active: true, Created: second}},
+	}}
+	res, err := scan.Run(context.Background(), snap, opts(), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, f := range res.Findings {
+		got[f.Principal] = append(got[f.Principal], f.Resource)
+	}
+	want := map[string][]string{"bot": {"AKIAACTIVE"}, "twin": {"access_key_1", "access_key_2"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findings name %v, want %v", got, want)
 	}
 }
 
