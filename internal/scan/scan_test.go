@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,11 +15,13 @@ import (
 
 var readAt = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
-// fakeLive answers per-user lookups from maps and records which users were asked about.
+// fakeLive answers per-user lookups from maps and records which users and keys were asked
+// about. A key missing from lastUse was never used.
 type fakeLive struct {
 	profiles map[string]time.Time
 	keys     map[string][]inventory.AccessKeyMeta
-	fail     map[string]bool
+	lastUse  map[string]inventory.AccessKeyLastUse
+	fail     map[string]bool // by user or key ID
 	asked    []string
 }
 
@@ -39,6 +42,14 @@ func (f *fakeLive) AccessKeys(_ context.Context, user string) ([]inventory.Acces
 		return nil, errors.New("AccessDenied")
 	}
 	return f.keys[user], nil
+}
+
+func (f *fakeLive) AccessKeyLastUsed(_ context.Context, id string) (inventory.AccessKeyLastUse, error) {
+	f.asked = append(f.asked, "lastuse:"+id)
+	if f.fail[id] {
+		return inventory.AccessKeyLastUse{}, errors.New("AccessDenied")
+	}
+	return f.lastUse[id], nil
 }
 
 // graceRule stands in for console-mfa-missing: pending until SetAt+grace, then a violation.
@@ -129,7 +140,7 @@ func TestKeysNamedByCreationTime(t *testing.T) {
 	}}
 	live := &fakeLive{keys: map[string][]inventory.AccessKeyMeta{
 		// Listed in another order, with sub-second precision.
-		"bot": {{ID: "AKIAB", Created: k2}, {ID: "AKIAA", Created: k1.Add(300 * time.Millisecond)}},
+		"bot": {{ID: "AKIAB", Created: k2}, {ID: "AKIAA", Active: true, Created: k1.Add(300 * time.Millisecond)}},
 	}}
 	res, err := scan.Run(context.Background(), snap, opts(), live)
 	if err != nil {
@@ -147,35 +158,93 @@ func TestKeysNamedByCreationTime(t *testing.T) {
 	}
 }
 
-// Two keys created in the same second are told apart by their status; the listed key that
-// matches neither slot alone names none.
+// Two keys created in the same second are told apart by their status, then by their last use,
+// read only for the keys still alike; a key the evidence does not pin down names no key (a failed
+// read of one last use leaves both keys of the user undecided), and a listed key names at most
+// one slot.
 func TestKeysCreatedInTheSameSecond(t *testing.T) {
 	second := readAt.AddDate(0, -6, 0)
+	early, late := readAt.AddDate(0, -4, 0), readAt.AddDate(0, -3, 0)
+	pair := func(used1, used2 time.Time) []inventory.AccessKey {
+		return []inventory.AccessKey{
+			{Slot: 1, Active: true, Created: second, LastUsed: used1, LastUsedService: "s3", LastUsedRegion: "us-east-1"},
+			{Slot: 2, Active: true, Created: second, LastUsed: used2, LastUsedService: "s3", LastUsedRegion: "us-east-1"},
+		}
+	}
+	listed := func(a, b string) []inventory.AccessKeyMeta {
+		return []inventory.AccessKeyMeta{{ID: a, Active: true, Created: second}, {ID: b, Active: true, Created: second}}
+	}
 	snap := &inventory.Snapshot{AccountID: "123456789012", ReadAt: readAt, Users: []inventory.User{
 		{Name: "bot", AccessKeys: []inventory.AccessKey{
 			{Slot: 1, Active: true, Created: second},
 			{Slot: 2, Active: false, Created: second},
 		}},
-		{Name: "twin", AccessKeys: []inventory.AccessKey{
+		{Name: "apart", AccessKeys: pair(early, late)},
+		{Name: "alike", AccessKeys: pair(late, late)},
+		{Name: "denied", AccessKeys: pair(early, late)},
+		{Name: "single", AccessKeys: []inventory.AccessKey{
 			{Slot: 1, Active: true, Created: second},
 			{Slot: 2, Active: true, Created: second},
 		}},
 	}}
-	live := &fakeLive{keys: map[string][]inventory.AccessKeyMeta{
-		"bot":  {{ID: "AKIAINACTIVE", Created: second.Add(200 * time.Millisecond)}, {ID: "AKIAACTIVE", Active: true, Created: second}},
-		"twin": {{ID: "AKIAONLY", Active: true, Created: second}},
-	}}
+	s3 := func(t time.Time) inventory.AccessKeyLastUse {
+		return inventory.AccessKeyLastUse{Used: t, Service: "s3", Region: "us-east-1"}
+	}
+	live := &fakeLive{
+		keys: map[string][]inventory.AccessKeyMeta{
+			"bot":    {{ID: "AKIAINACTIVE", Created: second.Add(200 * time.Millisecond)}, {ID: "AKIAACTIVE", Active: true, Created: second}},
+			"apart":  listed("AKIALATE", "AKIAEARLY"),
+			"alike":  listed("AKIAONE", "AKIATWO"),
+			"denied": listed("AKIADENIED", "AKIAREAD"),
+			"single": {{ID: "AKIAONLY", Active: true, Created: second}},
+		},
+		lastUse: map[string]inventory.AccessKeyLastUse{
+			"AKIALATE": s3(late), "AKIAEARLY": s3(early),
+			"AKIAONE": s3(late), "AKIATWO": s3(late),
+			"AKIAREAD": s3(late),
+		},
+		fail: map[string]bool{"AKIADENIED": true},
+	}
 	res, err := scan.Run(context.Background(), snap, opts(), live)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string][]string{}
+	unknown := map[string][]any{}
 	for _, f := range res.Findings {
 		got[f.Principal] = append(got[f.Principal], f.Resource)
+		if u := f.KeyIDUnknown; u != nil {
+			unknown[f.Principal] = append(unknown[f.Principal], string(u.Reason), u.Candidates)
+		}
 	}
-	want := map[string][]string{"bot": {"AKIAACTIVE"}, "twin": {"access_key_1", "access_key_2"}}
+	want := map[string][]string{
+		"bot":    {"AKIAACTIVE"},
+		"apart":  {"AKIAEARLY", "AKIALATE"},
+		"alike":  {"access_key_1", "access_key_2"},
+		"denied": {"access_key_1", "access_key_2"},
+		"single": {"access_key_1", "access_key_2"},
+	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("findings name %v, want %v", got, want)
+		t.Errorf("findings name %v\nwant %v", got, want)
+	}
+	wantUnknown := map[string][]any{
+		"alike":  {"indistinguishable", []string{"AKIAONE", "AKIATWO"}, "indistinguishable", []string{"AKIAONE", "AKIATWO"}},
+		"denied": {"last-use-unknown", []string{"AKIADENIED"}, "last-use-unknown", []string{"AKIADENIED", "AKIAREAD"}},
+		"single": {"indistinguishable", []string{"AKIAONLY"}, "indistinguishable", []string{"AKIAONLY"}},
+	}
+	if fmt.Sprint(unknown) != fmt.Sprint(wantUnknown) {
+		t.Errorf("key_id_unknown %v\nwant %v", unknown, wantUnknown)
+	}
+	wantAsked := []string{"keys:bot",
+		"keys:apart", "lastuse:AKIALATE", "lastuse:AKIAEARLY",
+		"keys:alike", "lastuse:AKIAONE", "lastuse:AKIATWO",
+		"keys:denied", "lastuse:AKIADENIED", "lastuse:AKIAREAD",
+		"keys:single", "lastuse:AKIAONLY"}
+	if !slices.Equal(live.asked, wantAsked) {
+		t.Errorf("asked %v\nwant  %v", live.asked, wantAsked)
+	}
+	if !res.Partial || len(res.Errors) != 1 || res.Errors[0].Where != "iam:GetAccessKeyLastUsed" || res.Errors[0].Principal != "denied" {
+		t.Errorf("partial %v, errors %+v: want the failed last-use read of denied", res.Partial, res.Errors)
 	}
 }
 
