@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,6 +247,78 @@ func TestKeysCreatedInTheSameSecond(t *testing.T) {
 	if !res.Partial || len(res.Errors) != 1 || res.Errors[0].Where != "iam:GetAccessKeyLastUsed" || res.Errors[0].Principal != "denied" {
 		t.Errorf("partial %v, errors %+v: want the failed last-use read of denied", res.Partial, res.Errors)
 	}
+}
+
+// An export holds the listed keys but no last use: two keys created in the same second with the
+// same status stay undecided offline, and their findings say so.
+func TestOfflineKeysCreatedInTheSameSecond(t *testing.T) {
+	const header = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active," +
+		"access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service," +
+		"access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service," +
+		"cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
+	report := header +
+		"bot,arn:aws:iam::123456789012:user/bot,2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,true," +
+		"true,2026-05-01T10:00:00+00:00,2026-11-19T08:00:00+00:00,us-east-1,s3," +
+		"true,2026-05-01T10:00:00+00:00,2026-06-01T08:00:00+00:00,us-east-1,s3,false,N/A,false,N/A\n" +
+		"split,arn:aws:iam::123456789012:user/split,2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,true," +
+		"true,2026-05-01T10:00:00+00:00,2026-06-01T08:00:00+00:00,us-east-1,s3," +
+		"false,2026-05-01T10:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A\n"
+	created := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	err := inventory.WriteExport(dir, inventory.Raw{
+		CredentialReport: []byte(report), ReadAt: readAt,
+		Authorization: &inventory.AuthorizationDetails{UserDetailList: []inventory.UserDetail{
+			{UserName: "bot", Arn: "arn:aws:iam::123456789012:user/bot", CreateDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{UserName: "split", Arn: "arn:aws:iam::123456789012:user/split", CreateDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+		}},
+		AccessKeys: []inventory.AccessKeyRecord{
+			{UserName: "bot", AccessKeyId: "AKIAIOSFODNN7EXAMPLE", Status: "Active", CreateDate: created},
+			{UserName: "bot", AccessKeyId: "AKIAI44QH8DHBEXAMPL2", Status: "Active", CreateDate: created},
+			{UserName: "split", AccessKeyId: "AKIAINACTIVEEXAMPLE1", Status: "Inactive", CreateDate: created},
+			{UserName: "split", AccessKeyId: "AKIAACTIVEEXAMPLE001", Status: "Active", CreateDate: created},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := inventory.ReadExport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := inventory.Assemble(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts()
+	o.Rules = []rules.Rule{lookupRule(t, "access-key-unused")}
+	res, err := scan.Run(context.Background(), snap, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, f.Principal+" "+f.Resource+": "+f.Detail)
+		if f.Principal == "bot" && (f.KeyIDUnknown == nil || f.KeyIDUnknown.Reason != inventory.UnmatchedLastUseUnknown ||
+			!slices.Equal(f.KeyIDUnknown.Candidates, []string{"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPL2"})) {
+			t.Errorf("bot's finding key_id_unknown %+v", f.KeyIDUnknown)
+		}
+	}
+	want := []string{
+		"bot access_key_2: access_key_2 was last used 172 days ago (2026-06-01), threshold 90 days; key ID undecided: AKIA…MPLE and AKIA…MPL2 both match its creation time and status in the credential report; the last use that could tell them apart is not in the data",
+		"split AKIAACTIVEEXAMPLE001: access key AKIA…E001 was last used 172 days ago (2026-06-01), threshold 90 days",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func lookupRule(t *testing.T, id string) rules.Rule {
+	t.Helper()
+	r, ok := rules.Lookup(id)
+	if !ok {
+		t.Fatalf("no rule %s", id)
+	}
+	return r
 }
 
 func TestFailedLookupsMakeThePartialResult(t *testing.T) {
