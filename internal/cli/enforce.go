@@ -138,7 +138,7 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 
 	dry := !in.Apply
 	if in.Apply && !in.Yes {
-		if err := confirm(g, plan.AccountID, plan.AccountAlias, fmt.Sprintf("apply %d actions", len(plan.Actions))); err != nil {
+		if err := confirm(g, plan.AccountID, plan.AccountAlias, fmt.Sprintf("apply %d actions", plan.Changes())); err != nil {
 			return err
 		}
 	}

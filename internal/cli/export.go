@@ -58,9 +58,11 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 }
 
 // readPerUser adds what the credential report lacks to raw, so that an offline scan judges
-// exactly as a live one: the IDs of every access key (one ListAccessKeys call per user with
-// keys) and the login profile creation of console users without MFA (one GetLoginProfile call
-// each; the report only says when the password last changed).
+// as a live one: the IDs of every access key (one ListAccessKeys call per user with keys) and
+// the login profile creation of console users without MFA (one GetLoginProfile call each; the
+// report only says when the password last changed). Last use is not exported, so two keys of a
+// user created in the same second with the same status, which a live scan tells apart by it,
+// stay undecided offline.
 func readPerUser(ctx context.Context, loader *inventory.Loader, raw *inventory.Raw) error {
 	_, users, _, err := inventory.ParseCredentialReport(raw.CredentialReport, raw.ReportName)
 	if err != nil {

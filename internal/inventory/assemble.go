@@ -325,8 +325,9 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// nameAccessKeys gives report keys their IDs from ListAccessKeys answers, matching each user's
-// keys by creation time (the report prints seconds).
+// nameAccessKeys gives report keys their IDs from ListAccessKeys answers (see NameAccessKeys).
+// Users whose keys were not listed keep keys named by slot. Exports hold no last use, so keys
+// that only their last use could tell apart stay unnamed.
 func nameAccessKeys(s *Snapshot, recs []AccessKeyRecord) {
 	if len(recs) == 0 {
 		return
@@ -337,23 +338,10 @@ func nameAccessKeys(s *Snapshot, recs []AccessKeyRecord) {
 	}
 	for i := range s.Users {
 		u := &s.Users[i]
-		for j := range u.AccessKeys {
-			if id := MatchAccessKey(u.AccessKeys[j], byUser[u.Name]); id != "" {
-				u.AccessKeys[j].ID = id
-			}
+		if listed, ok := byUser[u.Name]; ok {
+			NameAccessKeys(u.AccessKeys, listed)
 		}
 	}
-}
-
-// MatchAccessKey returns the ID of the listed key created at the same second as the report's key
-// k, or "" when none is.
-func MatchAccessKey(k AccessKey, metas []AccessKeyMeta) string {
-	for _, m := range metas {
-		if m.Created.Truncate(time.Second).Equal(k.Created.Truncate(time.Second)) {
-			return m.ID
-		}
-	}
-	return ""
 }
 
 // setProfileCreation records when console access was granted, from GetLoginProfile answers.

@@ -26,6 +26,7 @@ type IAMAPI interface {
 	GetAccountSummary(ctx context.Context, in *iam.GetAccountSummaryInput, optFns ...func(*iam.Options)) (*iam.GetAccountSummaryOutput, error)
 	GetLoginProfile(ctx context.Context, in *iam.GetLoginProfileInput, optFns ...func(*iam.Options)) (*iam.GetLoginProfileOutput, error)
 	ListAccessKeys(ctx context.Context, in *iam.ListAccessKeysInput, optFns ...func(*iam.Options)) (*iam.ListAccessKeysOutput, error)
+	GetAccessKeyLastUsed(ctx context.Context, in *iam.GetAccessKeyLastUsedInput, optFns ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error)
 	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, optFns ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
 	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, optFns ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 }
@@ -527,4 +528,26 @@ func (l *Loader) AccessKeys(ctx context.Context, user string) ([]AccessKeyMeta, 
 	}
 	l.opts.Log.Debug("access keys listed", logUser, user, logItems, len(keys))
 	return keys, nil
+}
+
+// AccessKeyLastUsed returns when, where and with which service the key was last used, which
+// tells apart two keys of a user created in the same second.
+func (l *Loader) AccessKeyLastUsed(ctx context.Context, keyID string) (AccessKeyLastUse, error) {
+	out, err := l.iam.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(keyID)})
+	if err != nil {
+		return AccessKeyLastUse{}, callError("iam:GetAccessKeyLastUsed", err)
+	}
+	lu := out.AccessKeyLastUsed
+	if lu == nil || lu.LastUsedDate == nil {
+		return AccessKeyLastUse{}, nil // never used: AWS answers N/A for service and region
+	}
+	return AccessKeyLastUse{Used: lu.LastUsedDate.UTC(), Service: notApplicable(aws.ToString(lu.ServiceName)), Region: notApplicable(aws.ToString(lu.Region))}, nil
+}
+
+// notApplicable reads AWS's N/A as empty, as the credential report parser does.
+func notApplicable(s string) string {
+	if s == valueNA {
+		return ""
+	}
+	return s
 }

@@ -32,6 +32,7 @@ type fakeIAM struct {
 	summary        func(*iam.GetAccountSummaryInput) (*iam.GetAccountSummaryOutput, error)
 	loginProfile   func(*iam.GetLoginProfileInput) (*iam.GetLoginProfileOutput, error)
 	accessKeys     func(*iam.ListAccessKeysInput) (*iam.ListAccessKeysOutput, error)
+	keyLastUsed    func(*iam.GetAccessKeyLastUsedInput) (*iam.GetAccessKeyLastUsedOutput, error)
 	getPolicy      func(*iam.GetPolicyInput) (*iam.GetPolicyOutput, error)
 	policyVersion  func(*iam.GetPolicyVersionInput) (*iam.GetPolicyVersionOutput, error)
 
@@ -124,6 +125,14 @@ func (f *fakeIAM) ListAccessKeys(_ context.Context, in *iam.ListAccessKeysInput,
 		return f.accessKeys(in)
 	}
 	return &iam.ListAccessKeysOutput{}, nil
+}
+
+func (f *fakeIAM) GetAccessKeyLastUsed(_ context.Context, in *iam.GetAccessKeyLastUsedInput, _ ...func(*iam.Options)) (*iam.GetAccessKeyLastUsedOutput, error) {
+	f.calls = append(f.calls, "GetAccessKeyLastUsed")
+	if f.keyLastUsed != nil {
+		return f.keyLastUsed(in)
+	}
+	return &iam.GetAccessKeyLastUsedOutput{AccessKeyLastUsed: &types.AccessKeyLastUsed{ServiceName: aws.String("N/A"), Region: aws.String("N/A")}}, nil
 }
 
 func (f *fakeIAM) count(op string) int {
@@ -703,5 +712,59 @@ func TestAccessKeys(t *testing.T) {
 	var ce *inventory.CallError
 	if !errors.As(err, &ce) || ce.Op != "iam:ListAccessKeys" || ce.Kind != awsapi.AccessDenied {
 		t.Errorf("err = %v, want an iam:ListAccessKeys access denied CallError", err)
+	}
+}
+
+func TestAccessKeyLastUsed(t *testing.T) {
+	used := time.Date(2026, 11, 19, 5, 40, 18, 0, time.FixedZone("CET", 3600))
+	tests := []struct {
+		name     string
+		answer   *types.AccessKeyLastUsed
+		err      error
+		want     inventory.AccessKeyLastUse
+		wantKind awsapi.Kind
+	}{
+		{
+			name:   "used",
+			answer: &types.AccessKeyLastUsed{LastUsedDate: aws.Time(used), ServiceName: aws.String("s3"), Region: aws.String("us-west-2")},
+			want:   inventory.AccessKeyLastUse{Used: used.UTC(), Service: "s3", Region: "us-west-2"},
+		},
+		{
+			name:   "never used",
+			answer: &types.AccessKeyLastUsed{ServiceName: aws.String("N/A"), Region: aws.String("N/A")},
+		},
+		{
+			name:   "used, by a service without a region",
+			answer: &types.AccessKeyLastUsed{LastUsedDate: aws.Time(used), ServiceName: aws.String("iam"), Region: aws.String("N/A")},
+			want:   inventory.AccessKeyLastUse{Used: used.UTC(), Service: "iam"},
+		},
+		{name: "denied", err: denied(), wantKind: awsapi.AccessDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeIAM{keyLastUsed: func(in *iam.GetAccessKeyLastUsedInput) (*iam.GetAccessKeyLastUsedOutput, error) {
+				if aws.ToString(in.AccessKeyId) != "AKIAEXAMPLE" {
+					t.Errorf("asked for %q", aws.ToString(in.AccessKeyId))
+				}
+				if tt.err != nil {
+					return nil, tt.err
+				}
+				return &iam.GetAccessKeyLastUsedOutput{UserName: aws.String("alice"), AccessKeyLastUsed: tt.answer}, nil
+			}}
+			got, err := newTestLoader(f, nil, nil, inventory.LoaderOptions{}).AccessKeyLastUsed(context.Background(), "AKIAEXAMPLE")
+			var ce *inventory.CallError
+			if tt.err != nil {
+				if !errors.As(err, &ce) || ce.Op != "iam:GetAccessKeyLastUsed" || ce.Kind != tt.wantKind {
+					t.Errorf("err = %v, want an iam:GetAccessKeyLastUsed %v CallError", err, tt.wantKind)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want || got.Used.Location() != time.UTC {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

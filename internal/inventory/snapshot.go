@@ -170,6 +170,9 @@ type AccessKey struct {
 	LastUsed        time.Time
 	LastUsedService string
 	LastUsedRegion  string
+	// Unmatched is set when the user's keys were listed but none could be shown to be this one
+	// (see NameAccessKeys): ID is then empty. Nil when ID is known or the keys were not listed.
+	Unmatched *UnmatchedKey
 }
 
 // Ref names the key for people: its ID when known, else its report slot.
@@ -220,4 +223,6 @@ type AccessKeyMeta struct {
 	ID      string
 	Active  bool
 	Created time.Time
+	// LastUse is the key's GetAccessKeyLastUsed answer; nil when it was not read.
+	LastUse *AccessKeyLastUse
 }

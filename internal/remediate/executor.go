@@ -126,9 +126,9 @@ func (e *Executor) refuse(p Plan) error {
 	if err := e.checkAccount(p.AccountID, "the plan"); err != nil {
 		return err
 	}
-	if e.MaxActions > 0 && len(p.Actions) > e.MaxActions {
+	if n := p.Changes(); e.MaxActions > 0 && n > e.MaxActions {
 		return fmt.Errorf("%w: %d actions planned, limit %d; nothing was changed (raise --max-actions after checking the plan)",
-			ErrBlastRadius, len(p.Actions), e.MaxActions)
+			ErrBlastRadius, n, e.MaxActions)
 	}
 	return nil
 }

@@ -80,7 +80,8 @@ type Action struct {
 type Plan struct {
 	AccountID    string `json:"account_id"`
 	AccountAlias string `json:"account_alias"`
-	// Actions are the changes, in finding order; at most one disable-console per user.
+	// Actions are the changes, in finding order; at most one disable-console per user. An action
+	// with a Refusal is listed to be shown with its reason, and never taken.
 	Actions []Action `json:"actions"`
 	// NotifyOnly are violations of rules that are never or not configured to be remediated.
 	NotifyOnly []rules.Finding `json:"notify_only"`
@@ -89,7 +90,8 @@ type Plan struct {
 }
 
 // BuildPlan turns findings into a plan. Only violations are acted on: pending and exempt
-// findings never are, nor root findings, nor a key finding without a key ID.
+// findings never are, nor root findings. A key finding without a key ID gets an action refused
+// with the reason: no key is deactivated on a guess.
 func BuildPlan(accountID, alias string, findings []rules.Finding, rem Remediations) Plan {
 	p := Plan{AccountID: accountID, AccountAlias: alias, Actions: []Action{}, NotifyOnly: []rules.Finding{}, Pending: []rules.Finding{}}
 	console := map[string]bool{}
@@ -115,13 +117,37 @@ func BuildPlan(accountID, alias string, findings []rules.Finding, rem Remediatio
 			}
 			console[f.Principal] = true
 		case journal.KindDeactivateKey:
-			if f.Key == nil || f.Key.ID == "" {
-				p.NotifyOnly = append(p.NotifyOnly, f) // a key without an ID cannot be acted on
-				continue
+			if f.Key != nil && f.Key.ID != "" {
+				a.Resource = f.Key.ID
+			} else {
+				// A key without an ID cannot be acted on; guessing could deactivate a key in use.
+				a.Refusal = unnamedKeyReason(f.Key)
 			}
-			a.Resource = f.Key.ID
 		}
 		p.Actions = append(p.Actions, a)
 	}
 	return p
+}
+
+// unnamedKeyReason says why a key finding without a key ID is not acted on.
+func unnamedKeyReason(k *inventory.AccessKey) string {
+	if k == nil {
+		return "the finding names no access key"
+	}
+	if note := rules.KeyIDNote(*k); note != "" {
+		return k.Ref() + " is not deactivated; " + note
+	}
+	return k.Ref() + " is not deactivated; key ID unknown: the user's access keys were not listed"
+}
+
+// Changes counts the actions that may change the account: refused ones never do, and do not
+// count toward the blast-radius limit.
+func (p Plan) Changes() int {
+	n := 0
+	for _, a := range p.Actions {
+		if a.Refusal == "" {
+			n++
+		}
+	}
+	return n
 }

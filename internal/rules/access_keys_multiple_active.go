@@ -33,6 +33,9 @@ func checkAccessKeysMultipleActive(env Env, p *inventory.User) []Verdict {
 		if !k.Created.IsZero() {
 			when = "created " + date(k.Created)
 		}
+		if note := KeyIDNote(k); note != "" {
+			when += "; " + note
+		}
 		names = append(names, fmt.Sprintf("%s (%s)", keyName(k), when))
 		created = append(created, stamp(k.Created))
 	}

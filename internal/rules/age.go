@@ -60,8 +60,8 @@ func keyName(k inventory.AccessKey) string {
 }
 
 // keyVerdicts applies judge to each key that was active at env.AsOf and turns each violation it
-// reports (detail, evidence, true) into a verdict naming that exact key. Each verdict holds its
-// own copy of the key.
+// reports (detail, evidence, true) into a verdict naming that exact key; a key without a known ID
+// gets the reason appended to the detail (KeyIDNote). Each verdict holds its own copy of the key.
 func keyVerdicts(env Env, p *inventory.User, judge func(k inventory.AccessKey) (string, map[string]any, bool)) []Verdict {
 	var out []Verdict
 	for _, k := range p.AccessKeys {
@@ -72,6 +72,9 @@ func keyVerdicts(env Env, p *inventory.User, judge func(k inventory.AccessKey) (
 		detail, ev, ok := judge(key)
 		if !ok {
 			continue
+		}
+		if note := KeyIDNote(key); note != "" {
+			detail += "; " + note
 		}
 		out = append(out, Verdict{Resource: key.Ref(), Key: &key, State: StateViolation, Detail: detail, Evidence: ev})
 	}

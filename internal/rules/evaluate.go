@@ -35,6 +35,12 @@ func Evaluate(env Env, accountID string, p *inventory.User, rules []Rule, ex Exe
 				Evidence:     v.Evidence,
 				Key:          v.Key,
 			}
+			if k := v.Key; k != nil && k.ID == "" && k.Unmatched != nil {
+				f.KeyIDUnknown = &inventory.UnmatchedKey{Reason: k.Unmatched.Reason, Candidates: slices.Clone(k.Unmatched.Candidates)}
+				if f.KeyIDUnknown.Candidates == nil {
+					f.KeyIDUnknown.Candidates = []string{}
+				}
+			}
 			if f.Controls == nil {
 				f.Controls = []string{}
 			}

@@ -25,6 +25,10 @@ type Finding struct {
 	Detail    string         `json:"detail"`
 	Evidence  map[string]any `json:"evidence,omitempty"`
 	Exemption *Exemption     `json:"exemption,omitempty"`
+	// KeyIDUnknown is set on a key finding whose key the credential report gives by slot only and
+	// none of the user's listed keys can be shown to be: why, and which keys it could be. Resource
+	// is then the slot.
+	KeyIDUnknown *inventory.UnmatchedKey `json:"key_id_unknown,omitempty"`
 
 	// Key is the offending access key of key rules (not serialised: Resource names it).
 	Key *inventory.AccessKey `json:"-"`

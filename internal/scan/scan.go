@@ -30,10 +30,12 @@ type Options struct {
 }
 
 // Live answers the per-user questions the credential report cannot. It is nil for exports, in
-// which case the report's own data is used and access keys are named by slot.
+// which case the export's own data is used (access keys are named from the keys it lists, or by
+// slot).
 type Live interface {
 	LoginProfileCreated(ctx context.Context, user string) (time.Time, bool, error)
 	AccessKeys(ctx context.Context, user string) ([]inventory.AccessKeyMeta, error)
+	AccessKeyLastUsed(ctx context.Context, keyID string) (inventory.AccessKeyLastUse, error)
 }
 
 // Run judges snap. Per-user lookups that fail make the result partial; they never turn into a
@@ -152,7 +154,8 @@ func readGraceProfiles(ctx context.Context, snap *inventory.Snapshot, env rules.
 
 // nameKeys fills in the access key IDs of the users that have key findings: the credential
 // report only has slots. Each affected user's keys are listed once and matched to slots by
-// creation time.
+// creation second and status (inventory.NameAccessKeys); the last use of keys still alike is
+// read, one call per key, to tell them apart. A key the evidence does not pin down stays unnamed.
 func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding, live Live, log *slog.Logger) []inventory.Problem {
 	need := map[string]bool{}
 	for _, f := range fs {
@@ -171,12 +174,37 @@ func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding,
 			probs = append(probs, inventory.Problem{Where: "iam:ListAccessKeys", Principal: u.Name, Message: err.Error()})
 			continue
 		}
-		for j := range u.AccessKeys {
-			k := &u.AccessKeys[j]
-			if k.ID = inventory.MatchAccessKey(*k, metas); k.ID == "" {
-				log.Warn("access key from the credential report not found live", "user", u.Name, "slot", k.Slot)
+		metas = slices.Clone(metas)
+		inventory.NameAccessKeys(u.AccessKeys, metas)
+		if ids := inventory.LastUseWanted(u.AccessKeys, metas); len(ids) > 0 {
+			for j := range metas {
+				if !slices.Contains(ids, metas[j].ID) {
+					continue
+				}
+				lu, err := live.AccessKeyLastUsed(ctx, metas[j].ID)
+				if err != nil {
+					probs = append(probs, inventory.Problem{Where: "iam:GetAccessKeyLastUsed", Principal: u.Name,
+						Message: fmt.Sprintf("access key %s: %v", rules.MaskKeyID(metas[j].ID), err)})
+					continue
+				}
+				metas[j].LastUse = &lu
+			}
+			inventory.NameAccessKeys(u.AccessKeys, metas)
+		}
+		for _, k := range u.AccessKeys {
+			if k.Unmatched != nil {
+				log.Warn("access key from the credential report not named", "user", u.Name, "slot", k.Slot,
+					"reason", string(k.Unmatched.Reason), "candidates", maskAll(k.Unmatched.Candidates))
 			}
 		}
 	}
 	return probs
+}
+
+func maskAll(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = rules.MaskKeyID(id)
+	}
+	return out
 }

@@ -3,6 +3,9 @@ package scan_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,11 +16,13 @@ import (
 
 var readAt = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
-// fakeLive answers per-user lookups from maps and records which users were asked about.
+// fakeLive answers per-user lookups from maps and records which users and keys were asked
+// about. A key missing from lastUse was never used.
 type fakeLive struct {
 	profiles map[string]time.Time
 	keys     map[string][]inventory.AccessKeyMeta
-	fail     map[string]bool
+	lastUse  map[string]inventory.AccessKeyLastUse
+	fail     map[string]bool // by user or key ID
 	asked    []string
 }
 
@@ -38,6 +43,14 @@ func (f *fakeLive) AccessKeys(_ context.Context, user string) ([]inventory.Acces
 		return nil, errors.New("AccessDenied")
 	}
 	return f.keys[user], nil
+}
+
+func (f *fakeLive) AccessKeyLastUsed(_ context.Context, id string) (inventory.AccessKeyLastUse, error) {
+	f.asked = append(f.asked, "lastuse:"+id)
+	if f.fail[id] {
+		return inventory.AccessKeyLastUse{}, errors.New("AccessDenied")
+	}
+	return f.lastUse[id], nil
 }
 
 // graceRule stands in for console-mfa-missing: pending until SetAt+grace, then a violation.
@@ -128,7 +141,7 @@ func TestKeysNamedByCreationTime(t *testing.T) {
 	}}
 	live := &fakeLive{keys: map[string][]inventory.AccessKeyMeta{
 		// Listed in another order, with sub-second precision.
-		"bot": {{ID: "AKIAB", Created: k2}, {ID: "AKIAA", Created: k1.Add(300 * time.Millisecond)}},
+		"bot": {{ID: "AKIAB", Created: k2}, {ID: "AKIAA", Active: true, Created: k1.Add(300 * time.Millisecond)}},
 	}}
 	res, err := scan.Run(context.Background(), snap, opts(), live)
 	if err != nil {
@@ -144,6 +157,168 @@ func TestKeysNamedByCreationTime(t *testing.T) {
 	if len(live.asked) != 1 || live.asked[0] != "keys:bot" {
 		t.Errorf("asked %v, want only the user with a key finding", live.asked)
 	}
+}
+
+// Two keys created in the same second are told apart by their status, then by their last use,
+// read only for the keys still alike; a key the evidence does not pin down names no key (a failed
+// read of one last use leaves both keys of the user undecided), and a listed key names at most
+// one slot.
+func TestKeysCreatedInTheSameSecond(t *testing.T) {
+	second := readAt.AddDate(0, -6, 0)
+	early, late := readAt.AddDate(0, -4, 0), readAt.AddDate(0, -3, 0)
+	pair := func(used1, used2 time.Time) []inventory.AccessKey {
+		return []inventory.AccessKey{
+			{Slot: 1, Active: true, Created: second, LastUsed: used1, LastUsedService: "s3", LastUsedRegion: "us-east-1"},
+			{Slot: 2, Active: true, Created: second, LastUsed: used2, LastUsedService: "s3", LastUsedRegion: "us-east-1"},
+		}
+	}
+	listed := func(a, b string) []inventory.AccessKeyMeta {
+		return []inventory.AccessKeyMeta{{ID: a, Active: true, Created: second}, {ID: b, Active: true, Created: second}}
+	}
+	snap := &inventory.Snapshot{AccountID: "123456789012", ReadAt: readAt, Users: []inventory.User{
+		{Name: "bot", AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, Created: second},
+			{Slot: 2, Active: false, Created: second},
+		}},
+		{Name: "apart", AccessKeys: pair(early, late)},
+		{Name: "alike", AccessKeys: pair(late, late)},
+		{Name: "denied", AccessKeys: pair(early, late)},
+		{Name: "single", AccessKeys: []inventory.AccessKey{
+			{Slot: 1, Active: true, Created: second},
+			{Slot: 2, Active: true, Created: second},
+		}},
+	}}
+	s3 := func(t time.Time) inventory.AccessKeyLastUse {
+		return inventory.AccessKeyLastUse{Used: t, Service: "s3", Region: "us-east-1"}
+	}
+	live := &fakeLive{
+		keys: map[string][]inventory.AccessKeyMeta{
+			"bot":    {{ID: "AKIAINACTIVE", Created: second.Add(200 * time.Millisecond)}, {ID: "AKIAACTIVE", Active: true, Created: second}},
+			"apart":  listed("AKIALATE", "AKIAEARLY"),
+			"alike":  listed("AKIAONE", "AKIATWO"),
+			"denied": listed("AKIADENIED", "AKIAREAD"),
+			"single": {{ID: "AKIAONLY", Active: true, Created: second}},
+		},
+		lastUse: map[string]inventory.AccessKeyLastUse{
+			"AKIALATE": s3(late), "AKIAEARLY": s3(early),
+			"AKIAONE": s3(late), "AKIATWO": s3(late),
+			"AKIAREAD": s3(late),
+		},
+		fail: map[string]bool{"AKIADENIED": true},
+	}
+	res, err := scan.Run(context.Background(), snap, opts(), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	unknown := map[string][]any{}
+	for _, f := range res.Findings {
+		got[f.Principal] = append(got[f.Principal], f.Resource)
+		if u := f.KeyIDUnknown; u != nil {
+			unknown[f.Principal] = append(unknown[f.Principal], string(u.Reason), u.Candidates)
+		}
+	}
+	want := map[string][]string{
+		"bot":    {"AKIAACTIVE"},
+		"apart":  {"AKIAEARLY", "AKIALATE"},
+		"alike":  {"access_key_1", "access_key_2"},
+		"denied": {"access_key_1", "access_key_2"},
+		"single": {"access_key_1", "access_key_2"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findings name %v\nwant %v", got, want)
+	}
+	wantUnknown := map[string][]any{
+		"alike":  {"indistinguishable", []string{"AKIAONE", "AKIATWO"}, "indistinguishable", []string{"AKIAONE", "AKIATWO"}},
+		"denied": {"last-use-unknown", []string{"AKIADENIED"}, "last-use-unknown", []string{"AKIADENIED", "AKIAREAD"}},
+		"single": {"indistinguishable", []string{"AKIAONLY"}, "indistinguishable", []string{"AKIAONLY"}},
+	}
+	if fmt.Sprint(unknown) != fmt.Sprint(wantUnknown) {
+		t.Errorf("key_id_unknown %v\nwant %v", unknown, wantUnknown)
+	}
+	wantAsked := []string{"keys:bot",
+		"keys:apart", "lastuse:AKIALATE", "lastuse:AKIAEARLY",
+		"keys:alike", "lastuse:AKIAONE", "lastuse:AKIATWO",
+		"keys:denied", "lastuse:AKIADENIED", "lastuse:AKIAREAD",
+		"keys:single", "lastuse:AKIAONLY"}
+	if !slices.Equal(live.asked, wantAsked) {
+		t.Errorf("asked %v\nwant  %v", live.asked, wantAsked)
+	}
+	if !res.Partial || len(res.Errors) != 1 || res.Errors[0].Where != "iam:GetAccessKeyLastUsed" || res.Errors[0].Principal != "denied" {
+		t.Errorf("partial %v, errors %+v: want the failed last-use read of denied", res.Partial, res.Errors)
+	}
+}
+
+// An export holds the listed keys but no last use: two keys created in the same second with the
+// same status stay undecided offline, and their findings say so.
+func TestOfflineKeysCreatedInTheSameSecond(t *testing.T) {
+	const header = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active," +
+		"access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service," +
+		"access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service," +
+		"cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
+	report := header +
+		"bot,arn:aws:iam::123456789012:user/bot,2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,true," +
+		"true,2026-05-01T10:00:00+00:00,2026-11-19T08:00:00+00:00,us-east-1,s3," +
+		"true,2026-05-01T10:00:00+00:00,2026-06-01T08:00:00+00:00,us-east-1,s3,false,N/A,false,N/A\n" +
+		"split,arn:aws:iam::123456789012:user/split,2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,true," +
+		"true,2026-05-01T10:00:00+00:00,2026-06-01T08:00:00+00:00,us-east-1,s3," +
+		"false,2026-05-01T10:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A\n"
+	created := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	err := inventory.WriteExport(dir, inventory.Raw{
+		CredentialReport: []byte(report), ReadAt: readAt,
+		Authorization: &inventory.AuthorizationDetails{UserDetailList: []inventory.UserDetail{
+			{UserName: "bot", Arn: "arn:aws:iam::123456789012:user/bot", CreateDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{UserName: "split", Arn: "arn:aws:iam::123456789012:user/split", CreateDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+		}},
+		AccessKeys: []inventory.AccessKeyRecord{
+			{UserName: "bot", AccessKeyId: "AKIAIOSFODNN7EXAMPLE", Status: "Active", CreateDate: created},
+			{UserName: "bot", AccessKeyId: "AKIAI44QH8DHBEXAMPL2", Status: "Active", CreateDate: created},
+			{UserName: "split", AccessKeyId: "AKIAINACTIVEEXAMPLE1", Status: "Inactive", CreateDate: created},
+			{UserName: "split", AccessKeyId: "AKIAACTIVEEXAMPLE001", Status: "Active", CreateDate: created},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := inventory.ReadExport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := inventory.Assemble(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts()
+	o.Rules = []rules.Rule{lookupRule(t, "access-key-unused")}
+	res, err := scan.Run(context.Background(), snap, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, f.Principal+" "+f.Resource+": "+f.Detail)
+		if f.Principal == "bot" && (f.KeyIDUnknown == nil || f.KeyIDUnknown.Reason != inventory.UnmatchedLastUseUnknown ||
+			!slices.Equal(f.KeyIDUnknown.Candidates, []string{"AKIAIOSFODNN7EXAMPLE", "AKIAI44QH8DHBEXAMPL2"})) {
+			t.Errorf("bot's finding key_id_unknown %+v", f.KeyIDUnknown)
+		}
+	}
+	want := []string{
+		"bot access_key_2: access_key_2 was last used 172 days ago (2026-06-01), threshold 90 days; key ID undecided: AKIA…MPLE and AKIA…MPL2 both match its creation time and status in the credential report; the last use that could tell them apart is not in the data",
+		"split AKIAACTIVEEXAMPLE001: access key AKIA…E001 was last used 172 days ago (2026-06-01), threshold 90 days",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func lookupRule(t *testing.T, id string) rules.Rule {
+	t.Helper()
+	r, ok := rules.Lookup(id)
+	if !ok {
+		t.Fatalf("no rule %s", id)
+	}
+	return r
 }
 
 func TestFailedLookupsMakeThePartialResult(t *testing.T) {

@@ -178,6 +178,7 @@ var ScanActions = []string{
 	"iam:GetAccountSummary",
 	"iam:GetLoginProfile",
 	"iam:ListAccessKeys",
+	"iam:GetAccessKeyLastUsed",
 	"iam:GetPolicy",
 	"iam:GetPolicyVersion",
 }
@@ -186,7 +187,6 @@ var ScanActions = []string{
 var EnforceIAMActions = []string{
 	"iam:GetUser",
 	"iam:ListMFADevices",
-	"iam:GetAccessKeyLastUsed",
 	"iam:DeleteLoginProfile",
 	"iam:UpdateAccessKey",
 	"iam:CreateLoginProfile",
