@@ -59,3 +59,12 @@ func TestBuildPlanRefusesKeysWithoutID(t *testing.T) {
 		t.Errorf("refused action JSON %s", raw)
 	}
 }
+
+// Refused actions change nothing, so they do not count toward the blast-radius limit.
+func TestPlanChangesLeaveOutRefused(t *testing.T) {
+	p := remediate.Plan{Actions: []remediate.Action{{Kind: journal.KindDeactivateKey, Refusal: "key ID undecided"},
+		{Kind: journal.KindDisableConsole, Principal: "alice"}, {Kind: journal.KindDeactivateKey, Refusal: "key ID undecided"}}}
+	if got := p.Changes(); got != 1 {
+		t.Errorf("Changes() = %d, want 1", got)
+	}
+}
