@@ -163,7 +163,7 @@ func (e *Executor) undoOne(ctx context.Context, h *held, runID string, en journa
 		return u, nil
 	}
 	// Live state that already is what the undo would make it needs no change.
-	target := journal.Entry{Kind: kind, Principal: en.Principal, Resource: en.Resource}
+	target := journal.Entry{Kind: kind, Principal: en.Principal, UserID: en.UserID, Resource: en.Resource, UndoOf: en.ActionID}
 	holds, targetGone, seen, err := effects()[kind].holds(ctx, e, target)
 	switch {
 	case err != nil:
