@@ -330,6 +330,13 @@ func TestPolicyApplyExemptJournaledUndone(t *testing.T) {
 		t.Errorf("skipped users = %q, want breakglass with its reason and operator as the caller", sk)
 	}
 
+	code, table, _ := run(t, env, "policy", "apply", "enforce-mfa", "--group", "ForceMfaAccess", "--add-users", "console-users-without-mfa",
+		"--journal", db, "-o", "table")
+	if code != 0 || !strings.Contains(table, "not added: breakglass: exempt from console-mfa-missing (tag until ") ||
+		!strings.Contains(table, "not added: operator: the identity running iamwarden is never added") {
+		t.Errorf("table dry run: exit %d\n%s", code, table)
+	}
+
 	// Over the blast-radius limit: refused whole, shown, nothing changed.
 	code, o, errOut = apply("--apply", "--yes", "--max-actions", "1")
 	if code != 2 || !strings.Contains(o.Refused, "nothing was changed") || len(o.Plan.Steps) != 2 || !strings.Contains(errOut, "blast-radius") {
