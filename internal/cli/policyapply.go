@@ -7,23 +7,31 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
+	"github.com/iamwarden/iamwarden/internal/config"
+	"github.com/iamwarden/iamwarden/internal/exempt"
+	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
+	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
 )
 
 // ApplyInput is what 'policy apply' was asked to install.
 type ApplyInput struct {
-	Kind       string
-	Group      string
-	PolicyName string
-	AddUsers   string
-	Apply      bool
-	Yes        bool
+	Kind        string
+	Group       string
+	PolicyName  string
+	AddUsers    string
+	Apply       bool
+	Yes         bool
+	MaxActions  int
+	LockTimeout time.Duration
+	Journal     journalFlags
 }
 
 // Selections of --add-users.
@@ -36,13 +44,21 @@ func newPolicyApplyCmd(g *globals) *cobra.Command {
 		Short: "Install the enforce-MFA policy on a group, and add users to it (dry run unless --apply)",
 		Long: `Create or update the enforce-mfa customer managed policy, create the group if it is missing and
 attach the policy to it. With --add-users console-users-without-mfa, every user with a console
-password and no MFA device (from the credential report) is added to the group.
+password and no MFA device (from the credential report) is added to the group, except users
+exempt from console-mfa-missing (tag, configuration file or SSM list, as for scan and enforce)
+and the identity running iamwarden: those are listed with the reason.
 
-Without --apply, prints the calls that would be made and changes nothing. A second apply changes
-nothing: an equal policy document gets no new version and members are skipped. When the policy
-already has 5 versions, the oldest non-default one is deleted first.
+Without --apply, prints the calls that would be made and changes nothing. A plan with more
+changes than --max-actions is refused whole (and shown). With --apply the run holds the account's
+lease in the journal; each user is read again before it is added, and each membership and
+default-version change is journaled with its undo ('iamwarden undo --run RUN_ID' removes the
+users and restores the previous default version). Creating the policy or the group and attaching
+the policy are not undone. A second apply changes nothing: an equal policy document gets no new
+version and members are skipped. When the policy already has 5 versions, the oldest non-default
+one is deleted first; that cannot be undone.
 
-Exit codes: 0 done (or nothing to do), 2 usage or runtime error.`,
+Exit codes: 0 done (or nothing to do), 2 usage or runtime error, a refused plan, or another run
+holding the account (nothing was changed), 4 some changes failed.`,
 		Example: `  iamwarden policy apply enforce-mfa --group ForceMfaAccess --add-users console-users-without-mfa
   iamwarden policy apply enforce-mfa --group ForceMfaAccess --add-users console-users-without-mfa --apply --yes`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -62,14 +78,20 @@ Exit codes: 0 done (or nothing to do), 2 usage or runtime error.`,
 	f.StringVar(&in.AddUsers, "add-users", "", "add users to the group: "+addConsoleUsersWithoutMFA)
 	f.BoolVar(&in.Apply, "apply", false, "make the changes (default: dry run)")
 	f.BoolVar(&in.Yes, "yes", false, "with --apply: do not ask for confirmation (automation)")
+	f.IntVar(&in.MaxActions, "max-actions", 0, "refuse plans with more changes than this (default 25, or enforce.max_actions)")
+	f.DurationVar(&in.LockTimeout, "lock-timeout", 0, "with --apply: wait this long for another run's lease on the account (default: do not wait)")
+	addJournalFlags(f, &in.Journal)
 	return cmd
 }
 
 // applyReport is the JSON output of 'policy apply'.
 type applyReport struct {
-	DryRun bool                 `json:"dry_run"`
-	Plan   generate.InstallPlan `json:"plan"`
-	Error  string               `json:"error,omitempty"`
+	DryRun     bool                 `json:"dry_run"`
+	RunID      string               `json:"run_id,omitempty"`
+	Plan       generate.InstallPlan `json:"plan"`
+	Reconciled []journal.Entry      `json:"reconciled"`
+	Refused    string               `json:"refused,omitempty"`
+	Error      string               `json:"error,omitempty"`
 }
 
 func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
@@ -86,6 +108,17 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 	if in.AddUsers != "" && in.AddUsers != addConsoleUsersWithoutMFA {
 		return usageError{err: fmt.Errorf("--add-users: unknown selection %q", in.AddUsers), hint: "--add-users " + addConsoleUsersWithoutMFA}
 	}
+	if in.MaxActions < 0 {
+		return usageError{err: errors.New("--max-actions must not be negative")}
+	}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return err
+	}
+	maxActions := cfg.Enforce.MaxActionsOrDefault()
+	if in.MaxActions > 0 {
+		maxActions = in.MaxActions
+	}
 	doc, err := generate.MarshalDocument(generate.EnforceMFA())
 	if err != nil {
 		return err
@@ -94,45 +127,92 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 	if err != nil {
 		return err
 	}
+	exempter, err := loadExempter(ctx, a, cfg)
+	if err != nil {
+		return err
+	}
+	loader := a.loader(g)
 	spec := generate.InstallSpec{PolicyName: in.PolicyName, Document: doc, Group: in.Group}
+	var caller string
 	if in.AddUsers != "" {
-		snap, err := readAccount(ctx, a.loader(g))
+		snap, err := readAccount(ctx, loader)
 		if err != nil {
 			return err
 		}
 		if snap.Partial() {
 			return fmt.Errorf("the account could not be read completely (%s); refusing to pick users from partial data", snap.Problems[0].Message)
 		}
+		caller = loader.CallerARN()
 		spec.AccountID = snap.AccountID
-		spec.Users = generate.ConsoleUsersWithoutMFA(snap)
+		spec.Users, spec.Skipped = generate.ConsoleUsersWithoutMFA(snap, generate.SelectOptions{Exempter: exempter, CallerARN: caller, AsOf: g.now()})
 	} else {
 		id, err := a.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
 			return awsFailure(fmt.Errorf("sts:GetCallerIdentity: %w", err))
 		}
-		spec.AccountID = aws.ToString(id.Account)
+		spec.AccountID, caller = aws.ToString(id.Account), aws.ToString(id.Arn)
 	}
 	plan, err := generate.PlanInstall(ctx, a.iam, spec)
 	if err != nil {
 		return awsFailure(err)
 	}
-	rep := applyReport{DryRun: !in.Apply, Plan: plan}
-	if in.Apply && len(plan.Steps) > 0 {
-		if !in.Yes {
-			// The same typed confirmation as enforce: the account ID.
-			if err := confirm(g, plan.AccountID, "", fmt.Sprintf("make %d IAM changes", len(plan.Steps))); err != nil {
-				return err
-			}
-		}
-		if err := rep.Plan.Execute(ctx, a.iam); err != nil {
-			rep.Error = err.Error()
-			if werr := writeApply(g.stdout, rep, format); werr != nil {
-				return werr
-			}
-			return awsFailure(err)
+	dry := !in.Apply
+	if in.Apply && !in.Yes && len(plan.Steps) > 0 && len(plan.Steps) <= maxActions {
+		// The same typed confirmation as enforce: the account ID.
+		if err := confirm(g, plan.AccountID, "", fmt.Sprintf("make %d IAM changes", len(plan.Steps))); err != nil {
+			return err
 		}
 	}
-	return writeApply(g.stdout, rep, format)
+	j, err := openJournal(ctx, g, cfg, in.Journal)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	ex := &remediate.Executor{IAM: a.iam, Journal: j, Exempter: exempter, CallerARN: caller, MaxActions: maxActions,
+		DenyAccounts: cfg.Enforce.DenyAccounts, DryRun: dry, LockTimeout: in.LockTimeout, Now: g.now,
+		IDs: journal.NewIDGenerator(g.now, nil), Log: g.log}
+	out, runErr := ex.ApplyInstall(ctx, plan)
+	if out == nil {
+		return runErr
+	}
+	rep := applyReport{DryRun: dry, Plan: out.Plan, Reconciled: out.Reconciled, Refused: out.Refused}
+	if !dry {
+		rep.RunID = out.RunID
+	}
+	if runErr != nil {
+		rep.Error = runErr.Error()
+	} else if out.Stopped != "" {
+		rep.Error = out.Stopped
+	}
+	if err := writeApply(g.stdout, rep, format); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(runErr, remediate.ErrBlastRadius), errors.Is(runErr, remediate.ErrDeniedAccount),
+		errors.Is(runErr, remediate.ErrWrongAccount), errors.Is(runErr, journal.ErrLeased):
+		return usageError{err: runErr}
+	case errors.Is(runErr, remediate.ErrJournal):
+		return usageError{err: runErr, hint: "iamwarden journal init (with the same --journal or --journal-table)"}
+	case runErr != nil:
+		return awsFailure(fmt.Errorf("policy apply stopped: %w", runErr))
+	case out.Count(generate.StepFailed) > 0:
+		return exitError{code: exitActionsFailed}
+	}
+	return nil
+}
+
+// loadExempter builds the exemptions scan and enforce apply: tags, the configuration file and
+// the SSM list. An unreadable list refuses the run: acting without it could act on an exempt user.
+func loadExempter(ctx context.Context, a *awsClients, cfg *config.Config) (*exempt.Set, error) {
+	var params []string
+	if p := cfg.ExemptionParameter; p != "" {
+		var err error
+		params, err = exempt.LoadParameter(ctx, a.ssm, p)
+		if err != nil && !errors.Is(err, exempt.ErrParameterNotFound) {
+			return nil, fmt.Errorf("exemption list unreadable, refusing to pick users: %w", err)
+		}
+	}
+	return exempt.New(cfg, params), nil
 }
 
 func writeApply(w io.Writer, r applyReport, f report.Format) error {
@@ -142,18 +222,39 @@ func writeApply(w io.Writer, r applyReport, f report.Format) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(r)
 	}
-	mode := "APPLIED"
-	if r.DryRun {
-		mode = "DRY RUN (nothing changed; re-run with --apply)"
+	var mode string
+	changed := false
+	for _, s := range r.Plan.Steps {
+		changed = changed || s.Status == generate.StepDone
 	}
-	fmt.Fprintf(w, "Account %s, policy %s, group %s: %s\n", r.Plan.AccountID, r.Plan.PolicyARN, r.Plan.Group, mode)
+	switch {
+	case r.Refused != "":
+		mode = "REFUSED (nothing changed)"
+	case r.DryRun:
+		mode = "DRY RUN (nothing changed; re-run with --apply)"
+	case changed:
+		mode = "APPLIED"
+	default:
+		mode = "NOTHING CHANGED"
+	}
+	fmt.Fprintf(w, "Account %s, policy %s, group %s: %s\n", r.Plan.AccountID, r.Plan.PolicyARN, textSafe(r.Plan.Group), mode)
+	if r.Refused != "" {
+		fmt.Fprintf(w, "REFUSED: %s\n", textSafe(r.Refused))
+	}
+	for _, e := range r.Reconciled {
+		fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, textSafe(e.Principal), e.Status)
+	}
 	if len(r.Plan.Steps) == 0 {
 		fmt.Fprintln(w, "Nothing to do: the policy, the group and its members are in place.")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "\nSTATUS\tCALL\tTARGET\tDETAIL")
 		for _, s := range r.Plan.Steps {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Status, s.Call, s.Target, dash(s.Detail))
+			detail := s.Detail
+			if s.Error != "" {
+				detail = s.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Status, s.Call, textSafe(s.Target), dash(textSafe(detail)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -162,8 +263,19 @@ func writeApply(w io.Writer, r applyReport, f report.Format) error {
 	if len(r.Plan.Members) > 0 {
 		fmt.Fprintf(w, "Already in the group: %d users\n", len(r.Plan.Members))
 	}
-	if r.Error != "" {
-		fmt.Fprintf(w, "stopped: %s\n", r.Error)
+	for _, s := range r.Plan.Skipped {
+		fmt.Fprintf(w, "not added: %s: %s\n", textSafe(s.User), textSafe(s.Reason))
+	}
+	if changed && r.RunID != "" {
+		fmt.Fprintf(w, "\nrun %s; undo the membership and default-version changes with: iamwarden undo --run %s\n", r.RunID, r.RunID)
+		for _, s := range r.Plan.Steps {
+			if s.Status == generate.StepDone && s.ActionID == "" {
+				fmt.Fprintf(w, "not undoable: %s %s\n", s.Call, textSafe(s.Target))
+			}
+		}
+	}
+	if r.Error != "" && r.Refused == "" {
+		fmt.Fprintf(w, "STOPPED: %s\n", textSafe(r.Error))
 	}
 	return nil
 }

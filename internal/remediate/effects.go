@@ -31,6 +31,11 @@ func effects() map[journal.Kind]effect {
 		journal.KindRestoreConsole: {holds: consoleHolds(true)},
 		journal.KindDeactivateKey:  {holds: keyHolds(types.StatusTypeInactive), reverse: reactivateKey},
 		journal.KindReactivateKey:  {holds: keyHolds(types.StatusTypeActive)},
+
+		journal.KindAddToGroup:           {holds: memberHolds(true), reverse: removeFromGroup},
+		journal.KindRemoveFromGroup:      {holds: memberHolds(false)},
+		journal.KindSetPolicyVersion:     {holds: policyVersionHolds, reverse: restorePolicyVersion},
+		journal.KindRestorePolicyVersion: {holds: policyVersionRestored},
 	}
 }
 

@@ -149,7 +149,8 @@ func (e *Executor) undoOne(ctx context.Context, h *held, runID string, en journa
 	}
 	// The history is read before live state (see Executor.apply): a racing run that restored it
 	// first is then seen either in the change key or in live state.
-	target := journal.Entry{AccountID: en.AccountID, Kind: kind, Principal: en.Principal, UserID: en.UserID, Resource: en.Resource}
+	target := journal.Entry{AccountID: en.AccountID, Kind: kind, Principal: en.Principal, UserID: en.UserID, Resource: en.Resource,
+		UndoOf: en.ActionID}
 	prev, _, err := journal.LastApplied(ctx, e.Journal, target)
 	if err != nil {
 		return u, err

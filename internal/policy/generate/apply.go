@@ -7,28 +7,24 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/rules"
 )
 
-// IAMAPI is the part of the IAM client that installs a policy and a group; *iam.Client
-// satisfies it.
+// IAMAPI is the part of the IAM client that plans an installation (reads only; the changes are
+// made by remediate.Executor.ApplyInstall); *iam.Client satisfies it.
 type IAMAPI interface {
 	GetPolicy(ctx context.Context, in *iam.GetPolicyInput, optFns ...func(*iam.Options)) (*iam.GetPolicyOutput, error)
 	GetPolicyVersion(ctx context.Context, in *iam.GetPolicyVersionInput, optFns ...func(*iam.Options)) (*iam.GetPolicyVersionOutput, error)
 	ListPolicyVersions(ctx context.Context, in *iam.ListPolicyVersionsInput, optFns ...func(*iam.Options)) (*iam.ListPolicyVersionsOutput, error)
-	CreatePolicy(ctx context.Context, in *iam.CreatePolicyInput, optFns ...func(*iam.Options)) (*iam.CreatePolicyOutput, error)
-	CreatePolicyVersion(ctx context.Context, in *iam.CreatePolicyVersionInput, optFns ...func(*iam.Options)) (*iam.CreatePolicyVersionOutput, error)
-	DeletePolicyVersion(ctx context.Context, in *iam.DeletePolicyVersionInput, optFns ...func(*iam.Options)) (*iam.DeletePolicyVersionOutput, error)
 	GetGroup(ctx context.Context, in *iam.GetGroupInput, optFns ...func(*iam.Options)) (*iam.GetGroupOutput, error)
-	CreateGroup(ctx context.Context, in *iam.CreateGroupInput, optFns ...func(*iam.Options)) (*iam.CreateGroupOutput, error)
 	ListAttachedGroupPolicies(ctx context.Context, in *iam.ListAttachedGroupPoliciesInput, optFns ...func(*iam.Options)) (*iam.ListAttachedGroupPoliciesOutput, error)
-	AttachGroupPolicy(ctx context.Context, in *iam.AttachGroupPolicyInput, optFns ...func(*iam.Options)) (*iam.AttachGroupPolicyOutput, error)
-	AddUserToGroup(ctx context.Context, in *iam.AddUserToGroupInput, optFns ...func(*iam.Options)) (*iam.AddUserToGroupOutput, error)
 }
 
 // maxPolicyVersions is how many versions IAM keeps of a managed policy.
@@ -41,7 +37,22 @@ type InstallSpec struct {
 	PolicyName string
 	Document   []byte // policy JSON
 	Group      string
-	Users      []string
+	Users      []Member
+	// Skipped are users the selection left out, with the reason; the plan lists them.
+	Skipped []SkippedUser
+}
+
+// Member is a user to add to the group.
+type Member struct {
+	Name string
+	// UserID is the user's unique ID (AIDA…) as read: a user replaced since is not added.
+	UserID string
+}
+
+// SkippedUser is a user a selection left out, and why.
+type SkippedUser struct {
+	User   string `json:"user"`
+	Reason string `json:"reason"`
 }
 
 // Step is one IAM call of an installation.
@@ -49,14 +60,32 @@ type Step struct {
 	Call   string `json:"call"` // e.g. iam:CreatePolicy
 	Target string `json:"target"`
 	Detail string `json:"detail,omitempty"`
-	Status string `json:"status"` // planned, done, failed
-	Error  string `json:"error,omitempty"`
+	// UserID is the unique ID of the user an iam:AddUserToGroup adds.
+	UserID string `json:"user_id,omitempty"`
+	// Version is the version an iam:DeletePolicyVersion deletes, and the default version an
+	// iam:CreatePolicyVersion replaces.
+	Version string `json:"version,omitempty"`
+	Status  string `json:"status"` // planned, done, skipped, failed
+	// ActionID is the journal entry of a journaled step.
+	ActionID string `json:"action_id,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
+
+// IAM calls of an installation, in the order they are made.
+const (
+	CallCreatePolicy        = "iam:CreatePolicy"
+	CallDeletePolicyVersion = "iam:DeletePolicyVersion"
+	CallCreatePolicyVersion = "iam:CreatePolicyVersion"
+	CallCreateGroup         = "iam:CreateGroup"
+	CallAttachGroupPolicy   = "iam:AttachGroupPolicy"
+	CallAddUserToGroup      = "iam:AddUserToGroup"
+)
 
 // Step statuses.
 const (
 	StepPlanned = "planned"
 	StepDone    = "done"
+	StepSkipped = "skipped"
 	StepFailed  = "failed"
 )
 
@@ -68,8 +97,22 @@ type InstallPlan struct {
 	Group     string   `json:"group"`
 	Steps     []Step   `json:"steps"`
 	Members   []string `json:"already_members"`
-	spec      InstallSpec
-	oldest    string
+	// Skipped are the users left out of the group, with the reason.
+	Skipped []SkippedUser `json:"skipped_users"`
+	spec    InstallSpec
+}
+
+// CreatePolicyInput is the call that creates the plan's policy.
+func (p *InstallPlan) CreatePolicyInput() *iam.CreatePolicyInput {
+	return &iam.CreatePolicyInput{PolicyName: aws.String(p.spec.PolicyName), PolicyDocument: aws.String(string(p.spec.Document)),
+		Description: aws.String(description(KindInfo{Kind: KindEnforceMFA}))}
+}
+
+// CreatePolicyVersionInput is the call that adds the plan's document as a new version of the
+// policy; setAsDefault makes it the default at once.
+func (p *InstallPlan) CreatePolicyVersionInput(setAsDefault bool) *iam.CreatePolicyVersionInput {
+	return &iam.CreatePolicyVersionInput{PolicyArn: aws.String(p.PolicyARN), PolicyDocument: aws.String(string(p.spec.Document)),
+		SetAsDefault: setAsDefault}
 }
 
 // PolicyARN is the ARN of a customer managed policy at the root path.
@@ -95,15 +138,17 @@ func sameDocument(a, b string) bool {
 // nothing.
 func PlanInstall(ctx context.Context, api IAMAPI, spec InstallSpec) (InstallPlan, error) {
 	arn := PolicyARN(spec.AccountID, spec.PolicyName)
-	p := InstallPlan{AccountID: spec.AccountID, PolicyARN: arn, Group: spec.Group, Steps: []Step{}, Members: []string{}, spec: spec}
-	add := func(call, target, detail string) {
+	p := InstallPlan{AccountID: spec.AccountID, PolicyARN: arn, Group: spec.Group, Steps: []Step{}, Members: []string{},
+		Skipped: append([]SkippedUser{}, spec.Skipped...), spec: spec}
+	add := func(call, target, detail string) *Step {
 		p.Steps = append(p.Steps, Step{Call: call, Target: target, Detail: detail, Status: StepPlanned})
+		return &p.Steps[len(p.Steps)-1]
 	}
 
 	gp, err := api.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)})
 	switch {
 	case isNoSuchEntity(err):
-		add("iam:CreatePolicy", spec.PolicyName, "customer managed policy "+arn)
+		add(CallCreatePolicy, spec.PolicyName, "customer managed policy "+arn)
 	case err != nil:
 		return p, fmt.Errorf("iam:GetPolicy %s: %w", arn, err)
 	default:
@@ -121,10 +166,12 @@ func PlanInstall(ctx context.Context, api IAMAPI, spec InstallSpec) (InstallPlan
 				return p, fmt.Errorf("iam:ListPolicyVersions %s: %w", arn, err)
 			}
 			if len(versions.Versions) >= maxPolicyVersions {
-				p.oldest = oldestNonDefault(versions.Versions)
-				add("iam:DeletePolicyVersion", arn, "version "+p.oldest+", the oldest of "+fmt.Sprint(len(versions.Versions))+" (IAM keeps 5)")
+				oldest := oldestNonDefault(versions.Versions)
+				add(CallDeletePolicyVersion, arn, "version "+oldest+", the oldest of "+fmt.Sprint(len(versions.Versions))+
+					" (IAM keeps 5); cannot be undone").Version = oldest
 			}
-			add("iam:CreatePolicyVersion", arn, "new default version: the current one ("+aws.ToString(gp.Policy.DefaultVersionId)+") differs")
+			current := aws.ToString(gp.Policy.DefaultVersionId)
+			add(CallCreatePolicyVersion, arn, "new default version: the current one ("+current+") differs").Version = current
 		}
 	}
 
@@ -157,19 +204,19 @@ func PlanInstall(ctx context.Context, api IAMAPI, spec InstallSpec) (InstallPlan
 			}
 		}
 	} else {
-		add("iam:CreateGroup", spec.Group, "")
+		add(CallCreateGroup, spec.Group, "")
 	}
 	if !attached {
-		add("iam:AttachGroupPolicy", spec.Group, arn)
+		add(CallAttachGroupPolicy, spec.Group, arn)
 	}
-	users := append([]string(nil), spec.Users...)
-	sort.Strings(users)
+	users := append([]Member(nil), spec.Users...)
+	sort.Slice(users, func(i, j int) bool { return users[i].Name < users[j].Name })
 	for _, u := range users {
-		if members[u] {
-			p.Members = append(p.Members, u)
+		if members[u.Name] {
+			p.Members = append(p.Members, u.Name)
 			continue
 		}
-		add("iam:AddUserToGroup", u, "to group "+spec.Group)
+		add(CallAddUserToGroup, u.Name, "to group "+spec.Group).UserID = u.UserID
 	}
 	return p, nil
 }
@@ -191,48 +238,61 @@ func oldestNonDefault(vs []types.PolicyVersion) string {
 	return aws.ToString(oldest.VersionId)
 }
 
-// Execute makes the plan's calls in order and records each outcome in the plan; it stops at the
-// first failure.
-func (p *InstallPlan) Execute(ctx context.Context, api IAMAPI) error {
-	for i := range p.Steps {
-		s := &p.Steps[i]
-		var err error
-		switch s.Call {
-		case "iam:CreatePolicy":
-			_, err = api.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(p.spec.PolicyName), PolicyDocument: aws.String(string(p.spec.Document)),
-				Description: aws.String(description(KindInfo{Kind: KindEnforceMFA}))})
-		case "iam:DeletePolicyVersion":
-			_, err = api.DeletePolicyVersion(ctx, &iam.DeletePolicyVersionInput{PolicyArn: aws.String(p.PolicyARN), VersionId: aws.String(p.oldest)})
-		case "iam:CreatePolicyVersion":
-			_, err = api.CreatePolicyVersion(ctx, &iam.CreatePolicyVersionInput{PolicyArn: aws.String(p.PolicyARN),
-				PolicyDocument: aws.String(string(p.spec.Document)), SetAsDefault: true})
-		case "iam:CreateGroup":
-			_, err = api.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(p.Group)})
-		case "iam:AttachGroupPolicy":
-			_, err = api.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: aws.String(p.Group), PolicyArn: aws.String(p.PolicyARN)})
-		case "iam:AddUserToGroup":
-			_, err = api.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String(p.Group), UserName: aws.String(s.Target)})
-		default:
-			err = fmt.Errorf("unknown step %s", s.Call)
-		}
-		if err != nil {
-			s.Status, s.Error = StepFailed, err.Error()
-			return fmt.Errorf("%s %s: %w", s.Call, s.Target, err)
-		}
-		s.Status = StepDone
-	}
-	return nil
+// MemberRule is the rule whose exemptions keep a user out of the enforce-MFA group: a user
+// exempt from console-mfa-missing may keep using the console without MFA.
+const MemberRule = "console-mfa-missing"
+
+// SelectOptions are what a selection of users needs besides the snapshot.
+type SelectOptions struct {
+	// Exempter gives the exemptions scan and enforce apply (tags, configuration, SSM list).
+	Exempter rules.Exempter
+	// CallerARN is the identity running iamwarden: never added.
+	CallerARN string
+	AsOf      time.Time
 }
 
-// ConsoleUsersWithoutMFA returns the users of a snapshot who have a console password and no MFA
-// device.
-func ConsoleUsersWithoutMFA(snap *inventory.Snapshot) []string {
-	var out []string
-	for _, u := range snap.Users {
-		if !u.IsRoot && u.Password.Enabled && !u.MFA.Active {
-			out = append(out, u.Name)
+// MemberRefusal says why u must not be added to the enforce-MFA group, or "" when it may be: the
+// caller, the root user, a user exempt from MemberRule, and a user who is no longer a console
+// user without MFA are left out.
+func MemberRefusal(u *inventory.User, opts SelectOptions) string {
+	switch {
+	case u.IsRoot:
+		return "the root user is never acted on"
+	case opts.CallerARN != "" && u.ARN == opts.CallerARN:
+		return "the identity running iamwarden is never added"
+	case !u.Password.Enabled:
+		return "no console password"
+	case u.MFA.Active:
+		return "has an MFA device"
+	}
+	if opts.Exempter != nil {
+		if ex, ok := opts.Exempter.Exemption(u, MemberRule, opts.AsOf); ok && !ex.Expired {
+			until := ""
+			if ex.Until != nil {
+				until = " until " + ex.Until.UTC().Format("2006-01-02")
+			}
+			return fmt.Sprintf("exempt from %s (%s%s): %s", MemberRule, ex.Source, until, ex.Reason)
 		}
 	}
-	sort.Strings(out)
-	return out
+	return ""
+}
+
+// ConsoleUsersWithoutMFA selects the users of a snapshot who have a console password and no MFA
+// device, leaving out (and listing, with the reason) exempt users and the caller.
+func ConsoleUsersWithoutMFA(snap *inventory.Snapshot, opts SelectOptions) ([]Member, []SkippedUser) {
+	users, skipped := []Member{}, []SkippedUser{}
+	for i := range snap.Users {
+		u := &snap.Users[i]
+		if u.IsRoot || !u.Password.Enabled || u.MFA.Active {
+			continue
+		}
+		if why := MemberRefusal(u, opts); why != "" {
+			skipped = append(skipped, SkippedUser{User: u.Name, Reason: why})
+			continue
+		}
+		users = append(users, Member{Name: u.Name, UserID: u.ID})
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i].Name < users[j].Name })
+	sort.Slice(skipped, func(i, j int) bool { return skipped[i].User < skipped[j].User })
+	return users, skipped
 }
