@@ -65,14 +65,7 @@ func newScenario(t *testing.T) *scenario {
 		srv.SetAccessKey(name, id, created, lastUsed, "s3", "eu-west-1")
 		s.keys[label] = id
 	}
-	mfa := func(name string) {
-		dev, err := c.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String(name + "-phone")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ok(c.EnableMFADevice(ctx, &iam.EnableMFADeviceInput{UserName: aws.String(name), SerialNumber: dev.VirtualMFADevice.SerialNumber,
-			AuthenticationCode1: aws.String("123456"), AuthenticationCode2: aws.String("654321")}))
-	}
+	mfa := func(name string) { srv.EnableVirtualMFA(c, name, name+"-phone") }
 	n := s.now
 
 	user("alice") // console password for 30 days, no MFA

@@ -71,12 +71,7 @@ func TestPolicyApply(t *testing.T) {
 	}
 	srv.SetPassword("alice", now.Add(-10*day), time.Time{}) // console, no MFA
 	srv.SetPassword("bob", now.Add(-10*day), time.Time{})   // console with MFA
-	dev, err := c.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("bob-phone")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ok(c.EnableMFADevice(ctx, &iam.EnableMFADeviceInput{UserName: aws.String("bob"), SerialNumber: dev.VirtualMFADevice.SerialNumber,
-		AuthenticationCode1: aws.String("123456"), AuthenticationCode2: aws.String("654321")}))
+	srv.EnableVirtualMFA(c, "bob", "bob-phone")
 	srv.SetPassword("dave", now.Add(-2*day), time.Time{}) // console, no MFA; carol has no password
 
 	env := cli.Env{Now: time.Now, AWSConfig: func(context.Context, string, string) (aws.Config, error) { return cfg.Copy(), nil }}

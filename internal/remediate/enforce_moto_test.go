@@ -70,13 +70,7 @@ func (a *account) key(user, label string, created, lastUsed time.Time) {
 
 func (a *account) mfa(user string) {
 	a.t.Helper()
-	ctx := context.Background()
-	dev, err := a.iam.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String(user + "-phone")})
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	a.ok(a.iam.EnableMFADevice(ctx, &iam.EnableMFADeviceInput{UserName: aws.String(user), SerialNumber: dev.VirtualMFADevice.SerialNumber,
-		AuthenticationCode1: aws.String("123456"), AuthenticationCode2: aws.String("654321")}))
+	a.srv.EnableVirtualMFA(a.iam, user, user+"-phone")
 }
 
 func newAccount(t *testing.T) *account {
