@@ -121,15 +121,10 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 	if err != nil {
 		return err
 	}
-	var params []string
-	if p := cfg.ExemptionParameter; p != "" {
-		params, err = exempt.LoadParameter(ctx, a.ssm, p)
-		if err != nil && !errors.Is(err, exempt.ErrParameterNotFound) {
-			// Acting without the exclusion list could disable an excluded user.
-			return fmt.Errorf("exemption list unreadable, refusing to enforce: %w", err)
-		}
+	exempter, err := exempt.Load(ctx, a.ssm, cfg)
+	if err != nil {
+		return err
 	}
-	exempter := exempt.New(cfg, params)
 	res, err := scan.Run(ctx, snap, scan.Options{Rules: setup.Rules, Thresholds: setup.Thresholds, Exempter: exempter, Now: g.now, Log: g.log}, loader)
 	if err != nil {
 		return err

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
-	"github.com/iamwarden/iamwarden/internal/config"
 	"github.com/iamwarden/iamwarden/internal/exempt"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
@@ -127,7 +126,7 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 	if err != nil {
 		return err
 	}
-	exempter, err := loadExempter(ctx, a, cfg)
+	exempter, err := exempt.Load(ctx, a.ssm, cfg)
 	if err != nil {
 		return err
 	}
@@ -199,20 +198,6 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 		return exitError{code: exitActionsFailed}
 	}
 	return nil
-}
-
-// loadExempter builds the exemptions scan and enforce apply: tags, the configuration file and
-// the SSM list. An unreadable list refuses the run: acting without it could act on an exempt user.
-func loadExempter(ctx context.Context, a *awsClients, cfg *config.Config) (*exempt.Set, error) {
-	var params []string
-	if p := cfg.ExemptionParameter; p != "" {
-		var err error
-		params, err = exempt.LoadParameter(ctx, a.ssm, p)
-		if err != nil && !errors.Is(err, exempt.ErrParameterNotFound) {
-			return nil, fmt.Errorf("exemption list unreadable, refusing to pick users: %w", err)
-		}
-	}
-	return exempt.New(cfg, params), nil
 }
 
 func writeApply(w io.Writer, r applyReport, f report.Format) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/iamwarden/iamwarden/internal/config"
 	"github.com/iamwarden/iamwarden/internal/exempt"
@@ -127,5 +128,23 @@ func TestLoadParameter(t *testing.T) {
 	}
 	if _, err := exempt.LoadParameter(context.Background(), f, "/missing"); !errors.Is(err, exempt.ErrParameterNotFound) {
 		t.Errorf("missing parameter: err = %v, want ErrParameterNotFound", err)
+	}
+}
+
+// An SSM list that exists but cannot be read stops the caller; one that does not exist is empty.
+func TestLoad(t *testing.T) {
+	cfg := config.Default()
+	cfg.ExemptionParameter = "/excluded"
+	denied := &fakeSSM{get: func(*ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
+		return nil, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no"}
+	}}
+	if _, err := exempt.Load(context.Background(), denied, cfg); err == nil || !strings.Contains(err.Error(), "refusing to act") {
+		t.Errorf("unreadable list: %v", err)
+	}
+	missing := &fakeSSM{get: func(*ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
+		return nil, &ssmtypes.ParameterNotFound{Message: aws.String("nope")}
+	}}
+	if set, err := exempt.Load(context.Background(), missing, cfg); err != nil || set == nil {
+		t.Errorf("missing list: %v, %v", set, err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/iamwarden/iamwarden/internal/config"
 )
 
 // ParameterAPI is the part of the SSM client the exemption list needs.
@@ -45,4 +47,19 @@ func ParseUserList(v string) []string {
 		}
 	}
 	return users
+}
+
+// Load builds the exemptions every command that acts applies: tags, the configuration file and,
+// when the configuration names one, the SSM list. A list that exists but cannot be read is an
+// error: acting without it could act on an excluded user. A list that does not exist is empty.
+func Load(ctx context.Context, api ParameterAPI, cfg *config.Config) (*Set, error) {
+	var params []string
+	if p := cfg.ExemptionParameter; p != "" {
+		var err error
+		params, err = LoadParameter(ctx, api, p)
+		if err != nil && !errors.Is(err, ErrParameterNotFound) {
+			return nil, fmt.Errorf("exemption list unreadable, refusing to act: %w", err)
+		}
+	}
+	return New(cfg, params), nil
 }
