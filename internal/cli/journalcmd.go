@@ -194,7 +194,7 @@ func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
 		if e.Resource != "" {
 			key = rules.MaskKeyID(e.Resource)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ActionID, e.CreatedAt.UTC().Format(time.RFC3339), e.AccountID, e.Kind, e.Principal, key, e.Status, dash(e.RunID))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ActionID, e.CreatedAt.UTC().Format(time.RFC3339), e.AccountID, e.Kind, textSafe(e.Principal), key, e.Status, dash(e.RunID))
 	}
 	return tw.Flush()
 }
@@ -225,7 +225,7 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 		fmt.Fprintf(w, "resource  %s\n", rules.MaskKeyID(e.Resource))
 	}
 	fmt.Fprintf(w, "rule      %s\nfinding   %s\nreason    %s\nstatus    %s\ndetail    %s\nactor     %s\ncreated   %s\nupdated   %s\n",
-		dash(e.Rule), dash(e.FindingID), dash(e.Reason), e.Status, dash(e.Detail), dash(e.Actor),
+		dash(e.Rule), textSafe(dash(e.FindingID)), textSafe(dash(e.Reason)), e.Status, textSafe(dash(e.Detail)), textSafe(dash(e.Actor)),
 		e.CreatedAt.UTC().Format(time.RFC3339Nano), e.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	if e.UndoOf != "" {
 		fmt.Fprintf(w, "undo of   %s\n", e.UndoOf)
@@ -233,7 +233,7 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 	if len(e.Prior) > 0 {
 		var parts []string
 		for k, v := range e.Prior {
-			parts = append(parts, k+"="+v)
+			parts = append(parts, textSafe(k+"="+v))
 		}
 		slices.Sort(parts)
 		fmt.Fprintf(w, "prior     %s\n", strings.Join(parts, " "))

@@ -90,3 +90,21 @@ func TestWriteTablePartial(t *testing.T) {
 		t.Error("unknown format accepted")
 	}
 }
+
+// The table masks key IDs and never passes control characters to the terminal.
+func TestWriteTableMasksAndEscapes(t *testing.T) {
+	r := result(false, rules.StateViolation)
+	r.Findings[0].Resource = "AKIAIOSFODNN7EXAMPLE"
+	r.Findings[0].Detail = "tag says \x1b]0;pwned\x07"
+	var buf bytes.Buffer
+	if err := report.WriteTable(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "AKIAIOSFODNN7EXAMPLE") || !strings.Contains(out, "AKIA…MPLE") {
+		t.Errorf("key not masked:\n%s", out)
+	}
+	if strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `\x1b]0;pwned\x07`) {
+		t.Errorf("control characters passed through:\n%q", out)
+	}
+}

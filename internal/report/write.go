@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/iamwarden/iamwarden/internal/rules"
 )
 
 // Format is an output format.
@@ -117,7 +119,10 @@ func WriteTable(w io.Writer, r *Result) error {
 					detail += " (until " + f.Exemption.Until.UTC().Format("2006-01-02") + ")"
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.State, f.Severity, f.Rule, f.Principal, dash(f.Resource), detail)
+			// Key IDs are masked in tables, as everywhere people read them; JSON and CSV carry
+			// them whole for tools.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.State, f.Severity, f.Rule, SafeText(f.Principal),
+				SafeText(dash(rules.MaskKeyID(f.Resource))), SafeText(detail))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
