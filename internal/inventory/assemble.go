@@ -70,13 +70,15 @@ func Assemble(raw Raw) (*Snapshot, error) {
 	} else {
 		s.Problems = append(s.Problems, joinDetails(s, raw.Authorization, where, name)...)
 	}
-	attachVirtualMFA(s, raw.VirtualMFADevices)
-	nameAccessKeys(s, raw.AccessKeys)
-	setProfileCreation(s, raw.LoginProfiles)
-
 	if err := setAccountID(s, raw.Authorization); err != nil {
 		return nil, err
 	}
+	if s.Root == nil {
+		s.Root = rootFromSummary(s.AccountID, s.Summary)
+	}
+	attachVirtualMFA(s, raw.VirtualMFADevices)
+	nameAccessKeys(s, raw.AccessKeys)
+	setProfileCreation(s, raw.LoginProfiles)
 	if len(s.Problems) == 0 {
 		s.Problems = nil
 	}
@@ -138,6 +140,10 @@ func joinDetails(s *Snapshot, ad *AuthorizationDetails, where, reportName string
 	}
 	for _, m := range ad.Policies {
 		mp := ManagedPolicy{Name: m.PolicyName, ARN: m.Arn}
+		if mp.Name == "" {
+			// moto leaves PolicyName out of the Policies list; the ARN ends with the name.
+			mp.Name = m.Arn[strings.LastIndex(m.Arn, "/")+1:]
+		}
 		if v, ok := defaultVersion(m); ok {
 			doc, err := decodeDocument(v.Document)
 			if err != nil {
@@ -355,4 +361,20 @@ func setProfileCreation(s *Snapshot, recs []LoginProfileRecord) {
 			s.Users[i].Password.ProfileCreated = t
 		}
 	}
+}
+
+// rootFromSummary is the root user as GetAccountSummary describes it, for a credential report
+// without a root row; nil when the summary lacks AccountMFAEnabled or AccountAccessKeysPresent.
+func rootFromSummary(accountID string, summary map[string]int32) *User {
+	mfa, okMFA := summary[SummaryAccountMFAEnabled]
+	keys, okKeys := summary[SummaryAccountAccessKeysPresent]
+	if !okMFA || !okKeys {
+		return nil
+	}
+	u := &User{Name: RootName, IsRoot: true, RootSummary: &RootSummary{MFAEnabled: mfa == 1, AccessKeysPresent: keys == 1}}
+	if accountID != "" {
+		u.ARN = "arn:aws:iam::" + accountID + ":root"
+	}
+	u.MFA.Active = mfa == 1
+	return u
 }

@@ -304,3 +304,22 @@ func TestAssembleNamesAccessKeys(t *testing.T) {
 		t.Errorf("keys %+v", keys)
 	}
 }
+
+// moto's authorization details leave PolicyName out of the Policies list: the name comes from
+// the ARN, so findings can name the policy.
+func TestAssembleNamesPoliciesWithoutPolicyName(t *testing.T) {
+	raw := inventory.Raw{
+		CredentialReport: readTestdata(t, "credreport", "moto-plain.csv"),
+		Authorization: &inventory.AuthorizationDetails{Policies: []inventory.ManagedDetail{{
+			Arn: "arn:aws:iam::123456789012:policy/team/Admins", DefaultVersionId: "v1",
+			PolicyVersionList: []inventory.PolicyVersion{{VersionId: "v1", IsDefaultVersion: true, Document: `{"Statement":[]}`}},
+		}}},
+	}
+	s, err := inventory.Assemble(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Policies["arn:aws:iam::123456789012:policy/team/Admins"].Name; got != "Admins" {
+		t.Errorf("policy name %q, want Admins", got)
+	}
+}

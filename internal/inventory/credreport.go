@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,12 +51,21 @@ func requiredColumns() []string {
 	return cols
 }
 
-// Special values of the credential report.
+// Special values of the credential report: the words it writes where a column has no value. AWS
+// writes N/A (no password, no key, a key never used), no_information (a password never used, or
+// not since October 2014) and not_supported (root's password columns); emulators write them in
+// other columns too (moto: not_supported for the last use of a user without a password and for
+// every key's region and service). Each reads as "no value" in every time and text column.
 const (
-	valueNA            = "N/A"            // not applicable: no password, no key, never used key
-	valueNoInformation = "no_information" // password never used (or not since October 2014)
-	valueNotSupported  = "not_supported"  // root's password columns
+	valueNA            = "N/A"
+	valueNoInformation = "no_information"
+	valueNotSupported  = "not_supported"
 )
+
+// noValue reports whether v is one of the report's "no value" words.
+func noValue(v string) bool {
+	return v == valueNA || v == valueNoInformation || v == valueNotSupported
+}
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
@@ -195,23 +203,21 @@ func (p *rowParser) row(rec []string, line int) (u User, probs []Problem, ok boo
 	if u.IsRoot {
 		// Root always has a password; the report says not_supported for its password columns.
 		u.Password.Enabled = true
-		u.Password.LastUsed = p.time(colPasswordLastUsed, valueNoInformation, valueNA)
-		u.Password.LastChanged = p.time(colPasswordLastChanged, valueNotSupported, valueNA)
 	} else {
 		u.Password.Enabled = p.bool(colPasswordEnabled)
-		u.Password.LastUsed = p.time(colPasswordLastUsed, valueNoInformation, valueNA)
-		u.Password.LastChanged = p.time(colPasswordLastChanged, valueNA)
 	}
+	u.Password.LastUsed = p.time(colPasswordLastUsed)
+	u.Password.LastChanged = p.time(colPasswordLastChanged)
 	for n := 1; n <= 2; n++ {
 		k := keyCols(n)
-		if p.raw(k.lastRotated) == valueNA {
-			continue
+		if noValue(p.raw(k.lastRotated)) {
+			continue // no key in this slot
 		}
 		key := AccessKey{
 			Slot:            n,
 			Active:          p.bool(k.active),
 			Created:         p.time(k.lastRotated),
-			LastUsed:        p.time(k.lastUsedDate, valueNA),
+			LastUsed:        p.time(k.lastUsedDate),
 			LastUsedRegion:  p.text(k.lastUsedRegion),
 			LastUsedService: p.text(k.lastUsedService),
 		}
@@ -235,10 +241,10 @@ func (p *rowParser) fail(format string, args ...any) {
 	p.probs = append(p.probs, Problem{Where: p.where, Principal: p.who, Message: fmt.Sprintf(format, args...)})
 }
 
-// time reads a timestamp column; the special values in zero read as the zero time.
-func (p *rowParser) time(column string, zero ...string) time.Time {
+// time reads a timestamp column; the "no value" words read as the zero time.
+func (p *rowParser) time(column string) time.Time {
 	v := p.raw(column)
-	if slices.Contains(zero, v) {
+	if noValue(v) {
 		return time.Time{}
 	}
 	t, err := ParseTime(v)
@@ -261,9 +267,9 @@ func (p *rowParser) bool(column string) bool {
 	}
 }
 
-// text reads a free-text column; N/A reads as empty.
+// text reads a free-text column; the "no value" words read as empty.
 func (p *rowParser) text(column string) string {
-	if v := p.raw(column); v != valueNA {
+	if v := p.raw(column); !noValue(v) {
 		return v
 	}
 	return ""

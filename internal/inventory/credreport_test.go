@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -303,4 +305,104 @@ func TestParseCredentialReportBrokenQuoting(t *testing.T) {
 	if len(probs) != 1 || probs[0].Where != "r.csv:2" || !strings.Contains(probs[0].Message, "row skipped") {
 		t.Errorf("problems %+v", probs)
 	}
+}
+
+// AWS and the emulators write N/A, no_information or not_supported where a column has no value;
+// each of them reads as "no time" in every time column, without a problem.
+func TestParseCredentialReportNoValueWords(t *testing.T) {
+	const row = "alice,arn:aws:iam::111122223333:user/alice,2021-02-03T04:05:06+00:00,true,2024-05-02T11:12:13+00:00,2021-02-03T04:10:00+00:00,N/A,false," +
+		"true,2023-01-02T00:00:00+00:00,2024-05-03T09:00:00+00:00,eu-west-1,sts," +
+		"true,2023-06-01T00:00:00+00:00,2024-05-04T09:00:00+00:00,us-east-1,s3,false,N/A,false,N/A"
+	columns := strings.Split(reportHeader, ",")
+	timeColumns := []string{"user_creation_time", "password_last_used", "password_last_changed",
+		"access_key_1_last_used_date", "access_key_2_last_used_date", "password_next_rotation",
+		"cert_1_last_rotated", "cert_2_last_rotated"}
+	for _, word := range []string{"N/A", "no_information", "not_supported"} {
+		for _, col := range timeColumns {
+			t.Run(word+" in "+col, func(t *testing.T) {
+				fields := strings.Split(row, ",")
+				fields[slices.Index(columns, col)] = word
+				_, users, probs, err := inventory.ParseCredentialReport([]byte(reportHeader+"\n"+strings.Join(fields, ",")+"\n"), "r.csv")
+				if err != nil || len(probs) != 0 {
+					t.Fatalf("err %v, problems %+v", err, probs)
+				}
+				u := users[0]
+				if u.Incomplete {
+					t.Fatalf("user incomplete: %+v", u)
+				}
+				got := map[string]time.Time{
+					"user_creation_time":          u.Created,
+					"password_last_used":          u.Password.LastUsed,
+					"password_last_changed":       u.Password.LastChanged,
+					"access_key_1_last_used_date": u.AccessKeys[0].LastUsed,
+					"access_key_2_last_used_date": u.AccessKeys[1].LastUsed,
+				}
+				for c, v := range got {
+					if (c == col) != v.IsZero() {
+						t.Errorf("%s read as %v", c, v)
+					}
+				}
+			})
+		}
+		// A key slot whose creation time has no value is no key.
+		for _, slot := range []string{"1", "2"} {
+			t.Run(word+" in access_key_"+slot+"_last_rotated", func(t *testing.T) {
+				fields := strings.Split(row, ",")
+				for _, c := range []string{"_active", "_last_rotated", "_last_used_date", "_last_used_region", "_last_used_service"} {
+					fields[slices.Index(columns, "access_key_"+slot+c)] = word
+				}
+				fields[slices.Index(columns, "access_key_"+slot+"_active")] = "false"
+				_, users, probs, err := inventory.ParseCredentialReport([]byte(reportHeader+"\n"+strings.Join(fields, ",")+"\n"), "r.csv")
+				if err != nil || len(probs) != 0 {
+					t.Fatalf("err %v, problems %+v", err, probs)
+				}
+				if len(users[0].AccessKeys) != 1 || users[0].AccessKeys[0].Slot == mustAtoi(slot) {
+					t.Errorf("keys %+v", users[0].AccessKeys)
+				}
+			})
+		}
+	}
+}
+
+// testdata/credreport/moto-plain.csv is the report moto_server writes (moto/iam/models.py
+// User.to_csv): not_supported for the password last use of users without a password and for
+// every key's last used region and service, and no root row.
+func TestParseCredentialReportPlainMoto(t *testing.T) {
+	root, users, probs, err := inventory.ParseCredentialReport(readTestdata(t, "credreport", "moto-plain.csv"), "moto-plain.csv")
+	if err != nil || len(probs) != 0 {
+		t.Fatalf("err %v, problems %+v", err, probs)
+	}
+	if root != nil {
+		t.Errorf("root %+v from a report without a root row", root)
+	}
+	if len(users) != 3 {
+		t.Fatalf("users %+v", users)
+	}
+	for _, u := range users {
+		if u.Incomplete {
+			t.Errorf("%s incomplete", u.Name)
+		}
+		for _, k := range u.AccessKeys {
+			if k.LastUsedRegion != "" || k.LastUsedService != "" {
+				t.Errorf("%s key %d: region %q service %q", u.Name, k.Slot, k.LastUsedRegion, k.LastUsedService)
+			}
+		}
+	}
+	if keys := users[1].AccessKeys; len(keys) != 2 || !keys[0].Active || keys[1].Active || keys[0].LastUsed.IsZero() || !keys[1].LastUsed.IsZero() {
+		t.Errorf("bob's keys %+v", keys)
+	}
+	if pw := users[0].Password; !pw.Enabled || !pw.LastUsed.IsZero() {
+		t.Errorf("alice's password %+v", pw)
+	}
+	if pw := users[2].Password; pw.Enabled || !pw.LastUsed.IsZero() {
+		t.Errorf("carol's password %+v", pw)
+	}
+}
+
+func mustAtoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
 }

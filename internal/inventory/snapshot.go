@@ -30,7 +30,9 @@ type Snapshot struct {
 	// report can be up to four hours older than ReadAt.
 	ReportGeneratedAt time.Time
 
-	// Root is the account's root user, nil when the credential report has no root row.
+	// Root is the account's root user: from the credential report's root row, or, when the report
+	// has none (moto's reports never do), from the account summary (RootSummary set); nil when
+	// neither says anything of root.
 	Root  *User
 	Users []User
 
@@ -93,7 +95,25 @@ type User struct {
 	// Incomplete is set when the report row or the authorization details for this user could not
 	// be read completely; rules that need the missing part do not judge the user.
 	Incomplete bool
+	// RootSummary is set on a root known only from GetAccountSummary, because the credential
+	// report has no root row: Password, MFA and AccessKeys are then unknown, and the summary says
+	// whether root has MFA and an access key.
+	RootSummary *RootSummary
 }
+
+// RootSummary is what GetAccountSummary says of the root user.
+type RootSummary struct {
+	// MFAEnabled is AccountMFAEnabled = 1: root has an MFA device.
+	MFAEnabled bool
+	// AccessKeysPresent is AccountAccessKeysPresent = 1: root has an access key (active or not).
+	AccessKeysPresent bool
+}
+
+// GetAccountSummary's SummaryMap keys that describe the root user.
+const (
+	SummaryAccountMFAEnabled        = "AccountMFAEnabled"
+	SummaryAccountAccessKeysPresent = "AccountAccessKeysPresent"
+)
 
 // Password is a user's console password (login profile).
 type Password struct {

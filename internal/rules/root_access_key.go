@@ -23,6 +23,17 @@ func checkRootAccessKey(env Env, p *inventory.User) []Verdict {
 	if !p.IsRoot {
 		return nil
 	}
+	if p.RootSummary != nil {
+		if !p.RootSummary.AccessKeysPresent {
+			return nil
+		}
+		return []Verdict{{
+			State: StateViolation,
+			Detail: "the root user has an access key (account summary: AccountAccessKeysPresent is 1; the credential report has no root row, " +
+				"so the key's ID, status, age and use are unknown)",
+			Evidence: map[string]any{"source": "iam:GetAccountSummary", "account_access_keys_present": 1},
+		}}
+	}
 	return keyVerdicts(env, p, func(key inventory.AccessKey) (string, map[string]any, bool) {
 		ev := map[string]any{
 			"access_key_slot": key.Slot,

@@ -57,6 +57,17 @@ func TestRootAccessKey(t *testing.T) {
 			user: inventory.User{IsRoot: true, Incomplete: true, AccessKeys: []inventory.AccessKey{key(1, "", true, time.Time{}, time.Time{})}},
 			want: []want{{Resource: "access_key_1", State: rules.StateViolation, Detail: "~created at an unknown time"}},
 		},
+		{
+			name: "root known from the account summary only, with a key",
+			user: inventory.User{IsRoot: true, RootSummary: &inventory.RootSummary{AccessKeysPresent: true}},
+			want: []want{{
+				State: rules.StateViolation,
+				Detail: "the root user has an access key (account summary: AccountAccessKeysPresent is 1; the credential report has no root row, " +
+					"so the key's ID, status, age and use are unknown)",
+				Evidence: map[string]any{"source": "iam:GetAccountSummary", "account_access_keys_present": 1},
+			}},
+		},
+		{name: "root known from the account summary only, without keys", user: inventory.User{IsRoot: true, RootSummary: &inventory.RootSummary{}}},
 		{name: "IAM user is not root", user: inventory.User{AccessKeys: []inventory.AccessKey{key(1, "", true, daysAgo(1), time.Time{})}}},
 	})
 }

@@ -15,14 +15,16 @@ func rootHardwareMFAMissing() Rule {
 		Controls: []string{"FSBP IAM.6", "CIS v5.0.0 1.5", "CIS v3.0.0 1.6"},
 		Doc:      "docs/rules/root-hardware-mfa-missing.md",
 		Root:     true,
-		Check:    checkRootHardwareMFAMissing,
+		// The MFA device list and the last uses come with root's report row.
+		NeedsRootRow: true,
+		Check:        checkRootHardwareMFAMissing,
 	}
 }
 
 // checkRootHardwareMFAMissing: the root user has MFA, and a virtual (authenticator app) device is
 // among its devices. Root without any MFA is root-mfa-missing's finding, not this one.
 func checkRootHardwareMFAMissing(_ Env, p *inventory.User) []Verdict {
-	if !p.IsRoot || !p.MFA.Active || !p.MFA.HasVirtual() {
+	if !p.IsRoot || !p.MFA.Active || !p.MFA.HasVirtual() || p.RootSummary != nil {
 		return nil
 	}
 	serials := []string{}

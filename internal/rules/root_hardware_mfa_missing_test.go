@@ -40,6 +40,7 @@ func TestRootHardwareMFAMissing(t *testing.T) {
 			name: "stale virtual device without MFA active",
 			user: inventory.User{IsRoot: true, MFA: inventory.MFA{Devices: []inventory.MFADevice{virtual}}},
 		},
+		{name: "root known from the account summary only is not judged", user: inventory.User{IsRoot: true, RootSummary: &inventory.RootSummary{MFAEnabled: true}, MFA: inventory.MFA{Active: true, Devices: []inventory.MFADevice{virtual}}}},
 		{name: "IAM user is not root", user: inventory.User{MFA: inventory.MFA{Active: true, Devices: []inventory.MFADevice{virtual}}}},
 	})
 }

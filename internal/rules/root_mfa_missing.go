@@ -16,7 +16,21 @@ func rootMFAMissing() Rule {
 
 // checkRootMFAMissing: the root user has no MFA device.
 func checkRootMFAMissing(_ Env, p *inventory.User) []Verdict {
-	if !p.IsRoot || p.MFA.Active {
+	if !p.IsRoot {
+		return nil
+	}
+	if p.RootSummary != nil {
+		if p.RootSummary.MFAEnabled {
+			return nil
+		}
+		return []Verdict{{
+			State:  StateViolation,
+			Detail: "the root user has no MFA device (account summary: AccountMFAEnabled is 0; the credential report has no root row)",
+			Evidence: map[string]any{"mfa_active": false, "source": "iam:GetAccountSummary",
+				"account_mfa_enabled": 0},
+		}}
+	}
+	if p.MFA.Active {
 		return nil
 	}
 	if p.Incomplete {

@@ -15,14 +15,16 @@ func rootRecentlyUsed() Rule {
 		Controls: []string{"CIS v5.0.0 1.6", "CIS v3.0.0 1.7"},
 		Doc:      "docs/rules/root-recently-used.md",
 		Root:     true,
-		Check:    checkRootRecentlyUsed,
+		// The MFA device list and the last uses come with root's report row.
+		NeedsRootRow: true,
+		Check:        checkRootRecentlyUsed,
 	}
 }
 
 // checkRootRecentlyUsed: the root user's password or any of its access keys was used less than
 // Thresholds.RootRecentlyUsedDays days before AsOf. Uses after AsOf are not counted.
 func checkRootRecentlyUsed(env Env, p *inventory.User) []Verdict {
-	if !p.IsRoot {
+	if !p.IsRoot || p.RootSummary != nil {
 		return nil
 	}
 	n := env.Thresholds.RootRecentlyUsedDays

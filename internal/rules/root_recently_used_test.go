@@ -67,6 +67,7 @@ func TestRootRecentlyUsed(t *testing.T) {
 			user: inventory.User{IsRoot: true, Incomplete: true, Password: inventory.Password{LastUsed: asOf.Add(-time.Minute)}},
 			want: []want{{State: rules.StateViolation, Detail: "~password was used 2026-11-20T08:59:00Z"}},
 		},
+		{name: "root known from the account summary only is not judged", user: inventory.User{IsRoot: true, RootSummary: &inventory.RootSummary{MFAEnabled: true}, Password: inventory.Password{LastUsed: asOf.Add(-time.Minute)}}},
 		{name: "IAM user is not root", user: inventory.User{Password: inventory.Password{Enabled: true, LastUsed: asOf}}},
 	})
 }

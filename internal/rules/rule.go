@@ -45,8 +45,12 @@ type Rule struct {
 	// Doc is the rule's page under docs/rules/.
 	Doc string
 	// Root says the rule judges only the root user; otherwise it judges only IAM users.
-	Root  bool
-	Check func(env Env, p *inventory.User) []Verdict
+	Root bool
+	// NeedsRootRow says the rule needs root's credential report row: it does not judge a root
+	// known only from the account summary (inventory.User.RootSummary), and the scan lists it
+	// as not judged.
+	NeedsRootRow bool
+	Check        func(env Env, p *inventory.User) []Verdict
 }
 
 // Env is what a check may know besides the principal: the instant it judges at and the

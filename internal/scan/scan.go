@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/access"
@@ -88,6 +89,7 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 		res.Errors = []inventory.Problem{}
 	}
 	res.Warnings = append([]inventory.Problem{}, opts.Warnings...)
+	res.Warnings = append(res.Warnings, rootNotJudged(snap, opts.Rules)...)
 	res.Count(len(snap.Users))
 	return res, nil
 }
@@ -115,6 +117,31 @@ func unresolvedPolicies(snap *inventory.Snapshot, r *access.Resolver) []inventor
 		}
 	}
 	return probs
+}
+
+// rootNotJudged lists the root rules the data cannot decide: without root's credential report
+// row, the rules that need it; without the account summary either, every root rule. They are
+// warnings, not errors: nothing failed to be read, the source holds no more (moto's reports have
+// no root row), and the result says so instead of passing root silently.
+func rootNotJudged(snap *inventory.Snapshot, rs []rules.Rule) []inventory.Problem {
+	if snap.Root != nil && snap.Root.RootSummary == nil {
+		return nil
+	}
+	var ids []string
+	for _, r := range rs {
+		if r.Root && (snap.Root == nil || r.NeedsRootRow) {
+			ids = append(ids, r.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	why := "the credential report has no root row; root's MFA and access key are judged from the account summary (iam:GetAccountSummary)"
+	if snap.Root == nil {
+		why = "the credential report has no root row and no account summary says whether root has MFA or an access key"
+	}
+	return []inventory.Problem{{Where: "credential report", Principal: inventory.RootName,
+		Message: strings.Join(ids, ", ") + " not judged: " + why}}
 }
 
 func ruleOn(rs []rules.Rule, id string) bool {

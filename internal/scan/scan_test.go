@@ -371,3 +371,62 @@ func TestAsOfDefaultsToReadTime(t *testing.T) {
 		t.Error("no read time and no as-of accepted")
 	}
 }
+
+// A credential report without a root row: root is judged from the account summary, and the root
+// rules that need the row are listed as not judged; without a summary, every root rule is.
+func TestRootWithoutReportRow(t *testing.T) {
+	const report = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n" +
+		"alice,arn:aws:iam::111122223333:user/alice,2026-01-01T00:00:00+00:00,false,not_supported,2026-01-01T00:00:00+00:00,not_supported,false,false,N/A,N/A,not_supported,not_supported,false,N/A,N/A,not_supported,not_supported,false,N/A,false,N/A\n"
+	cases := []struct {
+		name      string
+		summary   map[string]int32
+		findings  []string
+		notJudged string
+	}{
+		{
+			name:      "summary: no MFA, a key",
+			summary:   map[string]int32{"AccountMFAEnabled": 0, "AccountAccessKeysPresent": 1, "Users": 1},
+			findings:  []string{"111122223333/root-mfa-missing/<root_account>", "111122223333/root-access-key/<root_account>"},
+			notJudged: "root-hardware-mfa-missing, root-recently-used not judged: the credential report has no root row; root's MFA and access key are judged from the account summary (iam:GetAccountSummary)",
+		},
+		{
+			name:      "summary: MFA, no key",
+			summary:   map[string]int32{"AccountMFAEnabled": 1, "AccountAccessKeysPresent": 0},
+			notJudged: "root-hardware-mfa-missing, root-recently-used not judged: the credential report has no root row; root's MFA and access key are judged from the account summary (iam:GetAccountSummary)",
+		},
+		{
+			name:      "no summary",
+			notJudged: "root-mfa-missing, root-hardware-mfa-missing, root-access-key, root-recently-used not judged: the credential report has no root row and no account summary says whether root has MFA or an access key",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			snap, err := inventory.Assemble(inventory.Raw{AccountID: "111122223333", ReadAt: readAt, Source: inventory.SourceLive,
+				CredentialReport: []byte(report), Summary: c.summary, Authorization: &inventory.AuthorizationDetails{
+					UserDetailList: []inventory.UserDetail{{UserName: "alice", Arn: "arn:aws:iam::111122223333:user/alice", CreateDate: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var roots []rules.Rule
+			for _, r := range rules.Registry() {
+				if r.Root {
+					roots = append(roots, r)
+				}
+			}
+			res, err := scan.Run(context.Background(), snap, scan.Options{Rules: roots, Thresholds: rules.DefaultThresholds()}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, f := range res.Findings {
+				ids = append(ids, f.ID)
+			}
+			if !slices.Equal(ids, c.findings) {
+				t.Errorf("findings %q, want %q", ids, c.findings)
+			}
+			if res.Partial || len(res.Warnings) != 1 || res.Warnings[0].Message != c.notJudged || res.Warnings[0].Principal != inventory.RootName {
+				t.Errorf("partial %v, warnings %+v", res.Partial, res.Warnings)
+			}
+		})
+	}
+}
