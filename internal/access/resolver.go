@@ -1,6 +1,6 @@
 // Package access works out the policies that govern an IAM user's requests, from a snapshot of
-// the account: the user's inline and attached policies, those of the user's groups, and the
-// permissions boundary. Each managed and group policy is compiled once and shared by every user
+// the account: the user's inline and attached policies, those of the user's groups, the
+// permissions boundary and the organization's SCPs. Each managed and group policy is compiled once and shared by every user
 // who holds it.
 package access
 
@@ -20,6 +20,10 @@ type Resolver struct {
 	attached map[string][]string
 	// broken says why a managed policy or group cannot be used, by ARN or group name.
 	broken map[string]string
+	// scps holds the SCPs by level, root first; nil when none apply or they are not known.
+	scps [][]*policy.Policy
+	// scpsNotEvaluated says why SCPs that may apply are not in the sets.
+	scpsNotEvaluated string
 
 	mu    sync.Mutex
 	cache map[*inventory.User]resolved
@@ -45,6 +49,7 @@ func NewResolver(s *inventory.Snapshot) *Resolver {
 		}
 		r.managed[arn] = p
 	}
+	r.scps, r.scpsNotEvaluated = compileSCPs(s.SCPs)
 	for name, g := range s.Groups {
 		r.attached[name] = g.AttachedPolicies
 		var ps []*policy.Policy
@@ -79,7 +84,7 @@ func (r *Resolver) PolicySet(u *inventory.User) (*policy.PolicySet, error) {
 }
 
 func (r *Resolver) build(u *inventory.User) (*policy.PolicySet, error) {
-	set := &policy.PolicySet{}
+	set := &policy.PolicySet{SCPs: r.scps}
 	for _, ip := range u.InlinePolicies {
 		p, err := policy.Parse("user "+u.Name+" inline "+ip.Name, []byte(ip.Document), policy.KindIdentity)
 		if err != nil {
@@ -129,4 +134,37 @@ func (r *Resolver) managedPolicy(arn string) (*policy.Policy, error) {
 		return nil, fmt.Errorf("managed policy %s: %s", arn, why)
 	}
 	return nil, fmt.Errorf("managed policy %s: document not in the data", arn)
+}
+
+// SCPsNotEvaluated says why the SCPs, which may govern the users, are not in the policy sets:
+// they could not be read, or one of them is not a valid SCP. Empty when they are in the sets or
+// when none apply.
+func (r *Resolver) SCPsNotEvaluated() string { return r.scpsNotEvaluated }
+
+func compileSCPs(s *inventory.SCPs) ([][]*policy.Policy, string) {
+	switch {
+	case s == nil:
+		return nil, "not read"
+	case s.State == inventory.SCPsNone:
+		return nil, ""
+	case s.State != inventory.SCPsRead:
+		return nil, s.Reason
+	}
+	levels := make([][]*policy.Policy, 0, len(s.Levels))
+	for _, l := range s.Levels {
+		ps := make([]*policy.Policy, 0, len(l.Policies))
+		for _, sp := range l.Policies {
+			name := sp.Name
+			if name == "" {
+				name = sp.ID
+			}
+			p, err := policy.Parse(name, []byte(sp.Document), policy.KindSCP)
+			if err != nil {
+				return nil, fmt.Sprintf("SCP %s of %s: %v", name, l.Target, err)
+			}
+			ps = append(ps, p)
+		}
+		levels = append(levels, ps)
+	}
+	return levels, ""
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -23,6 +24,7 @@ type awsClients struct {
 	iam     *iam.Client
 	sts     *sts.Client
 	ssm     *ssm.Client
+	org     *organizations.Client
 }
 
 // connect builds the clients from the SDK's default configuration chain (profiles, SSO,
@@ -38,6 +40,7 @@ func connect(ctx context.Context, g *globals) (*awsClients, error) {
 	c.iam = iam.NewFromConfig(cfg)
 	c.sts = sts.NewFromConfig(cfg)
 	c.ssm = ssm.NewFromConfig(cfg)
+	c.org = organizations.NewFromConfig(cfg)
 	return c, nil
 }
 
@@ -46,10 +49,16 @@ func (c *awsClients) loader(g *globals) *inventory.Loader {
 }
 
 // readAccount reads the account live with loader and assembles the snapshot the rules judge.
-func readAccount(ctx context.Context, loader *inventory.Loader) (*inventory.Snapshot, error) {
+// With org, it also reads the SCPs that govern the account.
+func readAccount(ctx context.Context, loader *inventory.Loader, org inventory.OrganizationsAPI) (*inventory.Snapshot, error) {
 	raw, err := loader.Load(ctx)
 	if err != nil {
 		return nil, awsFailure(err)
+	}
+	if org != nil {
+		if raw.SCPs, err = inventory.ReadSCPs(ctx, org, raw.AccountID); err != nil {
+			return nil, err
+		}
 	}
 	snap, err := inventory.Assemble(raw)
 	if err != nil {

@@ -117,7 +117,7 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 		return err
 	}
 	loader := a.loader(g)
-	snap, err := readAccount(ctx, loader)
+	snap, err := readAccount(ctx, loader, a.org)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,9 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 	if err := readPerUser(ctx, loader, &raw); err != nil {
 		return err
 	}
+	if raw.SCPs, err = inventory.ReadSCPs(ctx, a.org, raw.AccountID); err != nil {
+		return err
+	}
 	if err := inventory.WriteExport(in.Dir, raw); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

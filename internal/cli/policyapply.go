@@ -134,7 +134,7 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 	spec := generate.InstallSpec{PolicyName: in.PolicyName, Document: doc, Group: in.Group}
 	var caller string
 	if in.AddUsers != "" {
-		snap, err := readAccount(ctx, loader)
+		snap, err := readAccount(ctx, loader, nil)
 		if err != nil {
 			return err
 		}

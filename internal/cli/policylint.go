@@ -133,7 +133,7 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 		if err != nil {
 			return err
 		}
-		snap, err := readAccount(ctx, a.loader(g))
+		snap, err := readAccount(ctx, a.loader(g), nil)
 		if err != nil {
 			return err
 		}

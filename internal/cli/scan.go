@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/config"
 	"github.com/iamwarden/iamwarden/internal/exempt"
 	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 	"github.com/iamwarden/iamwarden/internal/scan"
@@ -26,6 +29,9 @@ type ScanInput struct {
 	Stats      bool
 	Parameter  string
 	Thresholds thresholdFlags
+	// SCPs are SCP files by organization level, root first; each entry one level, its files
+	// separated by commas. They replace the SCPs a live scan or an export would provide.
+	SCPs []string
 }
 
 // thresholdFlags override the configuration's thresholds when set (zero = not set).
@@ -63,6 +69,7 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	f.StringSliceVar(&in.Only, "rule", nil, "run only these rules (repeatable or comma-separated)")
 	f.StringSliceVar(&in.Skip, "skip-rule", nil, "do not run these rules")
 	f.BoolVar(&in.Stats, "stats", false, "print AWS API calls per operation on stderr (and in JSON output)")
+	f.StringArrayVar(&in.SCPs, "scp", nil, "SCP files of one organization level, comma-separated, from the root down to the account (repeatable, one per level); replaces the SCPs read from the organization or the export")
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "SSM StringList parameter of exempt user names (overrides the config file)")
 	f.StringVar(&in.Thresholds.grace, "grace", "", "console-mfa-missing grace period after the password is set (e.g. 24h, 3d)")
 	f.IntVar(&in.Thresholds.passwordDays, "password-days", 0, "password-unused threshold in days (default 90)")
@@ -177,6 +184,10 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if err != nil {
 		return err
 	}
+	scps, err := loadSCPFlags(in.SCPs)
+	if err != nil {
+		return err
+	}
 	var (
 		snap     *inventory.Snapshot
 		live     scan.Live
@@ -205,7 +216,11 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 			return err
 		}
 		loader := a.loader(g)
-		if snap, err = readAccount(ctx, loader); err != nil {
+		var org inventory.OrganizationsAPI = a.org
+		if scps != nil {
+			org = nil // given: not read
+		}
+		if snap, err = readAccount(ctx, loader, org); err != nil {
 			return err
 		}
 		live = loader
@@ -221,6 +236,9 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 				snap.Problems = append(snap.Problems, inventory.Problem{Where: "ssm:GetParameter", Message: err.Error()})
 			}
 		}
+	}
+	if scps != nil {
+		snap.SCPs = scps
 	}
 	asOf, err := parseAsOf(in.AsOf, snap.ReadAt)
 	if err != nil {
@@ -250,4 +268,29 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// loadSCPFlags reads the --scp files: one flag per organization level, root first, each naming
+// the level's files separated by commas. Nil when none are given.
+func loadSCPFlags(levels []string) (*inventory.SCPs, error) {
+	if len(levels) == 0 {
+		return nil, nil
+	}
+	s := &inventory.SCPs{State: inventory.SCPsRead, Reason: "given with --scp"}
+	for i, level := range levels {
+		l := inventory.SCPLevel{Target: fmt.Sprintf("--scp %d", i+1)}
+		for _, file := range strings.Split(level, ",") {
+			file = strings.TrimSpace(file)
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return nil, usageError{err: fmt.Errorf("--scp: %w", err), hint: "--scp root.json --scp ou.json,deny.json"}
+			}
+			if _, err := policy.Parse(file, data, policy.KindSCP); err != nil {
+				return nil, usageError{err: fmt.Errorf("--scp %s: %w", file, err), hint: "iamwarden policy lint " + file}
+			}
+			l.Policies = append(l.Policies, inventory.SCPPolicy{Name: filepath.Base(file), Document: inventory.PolicyDocument(data)})
+		}
+		s.Levels = append(s.Levels, l)
+	}
+	return s, nil
 }

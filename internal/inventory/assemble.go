@@ -54,6 +54,15 @@ func Assemble(raw Raw) (*Snapshot, error) {
 	if len(raw.Aliases) > 0 {
 		s.AccountAlias = raw.Aliases[0]
 	}
+	switch {
+	case raw.SCPs != nil:
+		scps := *raw.SCPs
+		s.SCPs = &scps
+	case raw.Source == SourceExport:
+		s.SCPs = &SCPs{State: SCPsNotRead, Reason: "the export has no " + FileSCPs}
+	default:
+		s.SCPs = &SCPs{State: SCPsNotRead, Reason: "not read"}
+	}
 	if raw.PasswordPolicy != nil {
 		pp := *raw.PasswordPolicy
 		s.PasswordPolicy = &pp

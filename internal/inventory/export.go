@@ -27,6 +27,7 @@ const (
 	FileAccessKeys           = "access-keys.json"
 	FileLoginProfiles        = "login-profiles.json"
 	FileManifest             = "manifest.json"
+	FileSCPs                 = "scps.json"
 )
 
 // ManifestSource is the manifest's source when iamwarden wrote the export.
@@ -175,6 +176,20 @@ func ReadExport(dir string) (Raw, error) {
 	}
 	if len(sum.SummaryMap) > 0 {
 		raw.Summary = sum.SummaryMap
+	}
+
+	var scps SCPs
+	found, err = readJSON(dir, FileSCPs, &scps)
+	if err != nil {
+		return raw, err
+	}
+	if found {
+		switch scps.State {
+		case SCPsNone, SCPsRead, SCPsNotRead:
+		default:
+			return raw, fmt.Errorf("%s: state %q, want %s, %s or %s", FileSCPs, scps.State, SCPsNone, SCPsRead, SCPsNotRead)
+		}
+		raw.SCPs = &scps
 	}
 
 	var keys accessKeysFile
@@ -447,6 +462,15 @@ func WriteExport(dir string, raw Raw) error {
 			Source:            ManifestSource,
 			Problems:          raw.Problems,
 		}},
+	}
+	if raw.SCPs != nil {
+		// Without the file, a scan of the export says the SCPs were not read.
+		files = append(files, struct {
+			name string
+			v    any
+		}{FileSCPs, raw.SCPs})
+	} else if err := os.Remove(filepath.Join(dir, FileSCPs)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove stale %s: %w", FileSCPs, err)
 	}
 	if err := writeFile(dir, FileCredentialReportCSV, raw.CredentialReport); err != nil {
 		return err

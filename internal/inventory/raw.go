@@ -28,6 +28,10 @@ type Raw struct {
 	// when console access was granted, which the report's password_last_changed does not say.
 	LoginProfiles []LoginProfileRecord
 
+	// SCPs are the organization's service control policies that govern the account (ReadSCPs;
+	// scps.json in an export); nil when not read (an export without scps.json).
+	SCPs *SCPs
+
 	// Problems collects what could not be read while gathering the answers.
 	Problems []Problem
 }

@@ -42,6 +42,10 @@ type Snapshot struct {
 	// PasswordPolicy is nil when the account has none (NoSuchEntity).
 	PasswordPolicy *PasswordPolicy
 
+	// SCPs says which service control policies govern the account's users; never nil after
+	// Assemble (an export without scps.json reads as SCPs not read).
+	SCPs *SCPs
+
 	// Problems lists what could not be read; a snapshot with problems is partial.
 	Problems []Problem
 }

@@ -57,7 +57,8 @@ type leak struct {
 }
 
 // checkMFANotEnforced: for each way the user can sign requests (console password, active access
-// key), every sensitive request the user's policies allow with MFA must be denied without it.
+// key), every sensitive request the user's policies (identity, boundary and the organization's
+// SCPs) allow with MFA must be denied without it.
 // Console requests without MFA carry aws:MultiFactorAuthPresent=false; long-term access keys
 // carry no such key at all, which is how Bool-conditioned denies let them through.
 func checkMFANotEnforced(env Env, p *inventory.User) []Verdict {
@@ -105,8 +106,7 @@ func checkMFANotEnforced(env Env, p *inventory.User) []Verdict {
 				continue
 			}
 			l := leak{Action: pr.action}
-			if len(d.Deciding) > 0 {
-				ref := d.Deciding[0]
+			if ref, ok := granting(d.Deciding); ok {
 				l.Policy = ref.Policy
 				l.Statement = statementName(ref)
 			}
@@ -131,7 +131,29 @@ func checkMFANotEnforced(env Env, p *inventory.User) []Verdict {
 	if n > 1 {
 		detail += ", and " + plural(n-1, "more sensitive request")
 	}
+	switch {
+	case len(set.SCPs) > 0:
+		ev["scp_levels_evaluated"] = len(set.SCPs)
+	case env.SCPsNotEvaluated != "":
+		// An SCP may deny these requests: say what was judged, not that MFA is not enforced.
+		ev["scps_not_evaluated"] = env.SCPsNotEvaluated
+		detail = fmt.Sprintf("SCPs were not evaluated (%s); without them, %s", env.SCPsNotEvaluated, detail)
+	}
 	return []Verdict{{State: StateViolation, Detail: detail, Evidence: ev}}
+}
+
+// granting is the statement that grants an allowed request: the first identity policy statement
+// among the deciding ones (SCPs and boundaries only let it through).
+func granting(refs []policy.StatementRef) (policy.StatementRef, bool) {
+	for _, r := range refs {
+		if r.Kind == policy.KindIdentity {
+			return r, true
+		}
+	}
+	if len(refs) > 0 {
+		return refs[0], true
+	}
+	return policy.StatementRef{}, false
 }
 
 func credName(c string) string {

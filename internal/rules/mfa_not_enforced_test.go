@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -24,14 +25,19 @@ const (
 	// An allow that only holds with MFA... and with access keys, where the key is absent.
 	allowIfExistsTrue = `{"Version":"2012-10-17","Statement":[{"Sid":"AdminWithMFA","Effect":"Allow","Action":"*","Resource":"*",
 		"Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"}}}]}`
+	fullAccess    = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	enforceMFASCP = `{"Version":"2012-10-17","Statement":[{"Sid":"DenyIAMUsersWithoutMFA","Effect":"Deny",
+		"NotAction":["iam:ChangePassword","iam:CreateVirtualMFADevice","iam:EnableMFADevice","iam:GetUser","iam:ListMFADevices","iam:ListVirtualMFADevices","iam:ResyncMFADevice","sts:GetSessionToken"],
+		"Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"},"StringEquals":{"aws:PrincipalType":"User"}}}]}`
 	allowMFAOnly = `{"Version":"2012-10-17","Statement":[{"Sid":"AdminWithMFA","Effect":"Allow","Action":"*","Resource":"*",
 		"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}`
 )
 
-// sets answers PolicySet from fixed documents.
+// sets answers PolicySet from fixed documents: identity policies, and SCPs by level.
 type sets struct {
 	docs []string
 	err  error
+	scps [][]string
 }
 
 func (s sets) PolicySet(*inventory.User) (*policy.PolicySet, error) {
@@ -41,6 +47,13 @@ func (s sets) PolicySet(*inventory.User) (*policy.PolicySet, error) {
 	set := &policy.PolicySet{}
 	for i, d := range s.docs {
 		set.Identity = append(set.Identity, policy.MustParse(string(rune('A'+i)), d, policy.KindIdentity))
+	}
+	for i, level := range s.scps {
+		var ps []*policy.Policy
+		for j, d := range level {
+			ps = append(ps, policy.MustParse(fmt.Sprintf("SCP%d.%d", i, j), d, policy.KindSCP))
+		}
+		set.SCPs = append(set.SCPs, ps)
 	}
 	return set, nil
 }
@@ -59,23 +72,31 @@ func TestMFANotEnforced(t *testing.T) {
 		policies rules.PolicySets
 		leaks    []string // evidence keys expected
 		detail   string
+		notEval  string // Env.SCPsNotEvaluated
 	}{
-		{"admin without any MFA policy", console, sets{docs: []string{adminPolicy}}, []string{"console_without_mfa"}, "console sign-in without MFA is allowed iam:CreateUser by A (statement 0), and 15 more sensitive requests"},
-		{"recommended deny with IfExists", both, sets{docs: []string{adminPolicy, denyIfExists}}, nil, ""},
-		{"Bool deny lets access keys through", both, sets{docs: []string{adminPolicy, denyBool}}, []string{"access_key_without_mfa"}, "an access key without MFA is allowed"},
-		{"Bool deny is enough for console only", console, sets{docs: []string{adminPolicy, denyBool}}, nil, ""},
-		{"IfExists true allow lets access keys through", keyOnly, sets{docs: []string{allowIfExistsTrue}}, []string{"access_key_without_mfa"}, `by A (statement 0 "AdminWithMFA")`},
-		{"Bool true allow holds", both, sets{docs: []string{allowMFAOnly}}, nil, ""},
-		{"no permissions at all", both, sets{}, nil, ""},
-		{"no credentials", inactiveKey, sets{docs: []string{adminPolicy}}, nil, ""},
-		{"policies unknown", both, sets{err: errors.New("managed policy missing")}, nil, ""},
-		{"no policy data", both, nil, nil, ""},
+		{"admin without any MFA policy", console, sets{docs: []string{adminPolicy}}, []string{"console_without_mfa"}, "console sign-in without MFA is allowed iam:CreateUser by A (statement 0), and 15 more sensitive requests", ""},
+		{"recommended deny with IfExists", both, sets{docs: []string{adminPolicy, denyIfExists}}, nil, "", ""},
+		{"Bool deny lets access keys through", both, sets{docs: []string{adminPolicy, denyBool}}, []string{"access_key_without_mfa"}, "an access key without MFA is allowed", ""},
+		{"Bool deny is enough for console only", console, sets{docs: []string{adminPolicy, denyBool}}, nil, "", ""},
+		{"IfExists true allow lets access keys through", keyOnly, sets{docs: []string{allowIfExistsTrue}}, []string{"access_key_without_mfa"}, `by A (statement 0 "AdminWithMFA")`, ""},
+		{"Bool true allow holds", both, sets{docs: []string{allowMFAOnly}}, nil, "", ""},
+		{"no permissions at all", both, sets{}, nil, "", ""},
+		{"no credentials", inactiveKey, sets{docs: []string{adminPolicy}}, nil, "", ""},
+		{"policies unknown", both, sets{err: errors.New("managed policy missing")}, nil, "", ""},
+		{"no policy data", both, nil, nil, "", ""},
+		{"an SCP denies requests without MFA", both, sets{docs: []string{adminPolicy}, scps: [][]string{{fullAccess, enforceMFASCP}}}, nil, "", ""},
+		{"an SCP level that denies without MFA under one that allows", both, sets{docs: []string{adminPolicy}, scps: [][]string{{fullAccess}, {fullAccess, enforceMFASCP}}}, nil, "", ""},
+		{"SCPs that allow everything", keyOnly, sets{docs: []string{adminPolicy}, scps: [][]string{{fullAccess}, {fullAccess}}},
+			[]string{"access_key_without_mfa", "scp_levels_evaluated"}, "an access key without MFA is allowed iam:CreateUser by A (statement 0)", ""},
+		{"SCPs not evaluated", console, sets{docs: []string{adminPolicy}}, []string{"console_without_mfa", "scps_not_evaluated"},
+			"SCPs were not evaluated (organizations:ListParents: AccessDenied); without them, console sign-in without MFA is allowed iam:CreateUser by A (statement 0)",
+			"organizations:ListParents: AccessDenied"},
 	}
 	r, _ := rules.Lookup("mfa-not-enforced")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			u := c.user
-			vs := r.Check(rules.Env{AsOf: asOf, Thresholds: rules.DefaultThresholds(), Policies: c.policies}, &u)
+			vs := r.Check(rules.Env{AsOf: asOf, Thresholds: rules.DefaultThresholds(), Policies: c.policies, SCPsNotEvaluated: c.notEval}, &u)
 			if len(c.leaks) == 0 {
 				if len(vs) != 0 {
 					t.Fatalf("verdicts %+v, want none", vs)

@@ -61,6 +61,9 @@ type Env struct {
 	// Policies resolves the policies governing a user's requests; nil where they are not known
 	// (then mfa-not-enforced does not judge).
 	Policies PolicySets
+	// SCPsNotEvaluated says why the organization's SCPs, which may govern the users, are not in
+	// the policy sets Policies gives; empty when they are, or when none apply.
+	SCPsNotEvaluated string
 }
 
 // PolicySets gives the policies that govern a user's requests.

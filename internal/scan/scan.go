@@ -76,6 +76,11 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 	if ruleOn(opts.Rules, "mfa-not-enforced") {
 		r := access.NewResolver(snap)
 		env.Policies = r
+		env.SCPsNotEvaluated = r.SCPsNotEvaluated()
+		if why := env.SCPsNotEvaluated; why != "" {
+			opts.Warnings = append(slices.Clone(opts.Warnings), inventory.Problem{Where: "organizations",
+				Message: "SCPs not evaluated (" + why + "): mfa-not-enforced judged the identity policies and boundaries only, and its findings say so"})
+		}
 		res.Errors = append(res.Errors, unresolvedPolicies(snap, r)...)
 	}
 	res.Findings = evaluate(env, snap, opts)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -38,6 +39,7 @@ var services = []struct {
 	{"github.com/aws/aws-sdk-go-v2/service/ssm", "ssm", &ssm.Client{}},
 	{"github.com/aws/aws-sdk-go-v2/service/sns", "sns", &sns.Client{}},
 	{"github.com/aws/aws-sdk-go-v2/service/dynamodb", "dynamodb", &dynamodb.Client{}},
+	{"github.com/aws/aws-sdk-go-v2/service/organizations", "organizations", &organizations.Client{}},
 }
 
 // packagePolicy says which policy must allow the AWS calls of each package.
@@ -303,7 +305,7 @@ func TestPermissionsMatchTheCode(t *testing.T) {
 	}
 }
 
-var docAction = regexp.MustCompile(`\b(?:iam|sts|ssm|sns|dynamodb):[A-Z][A-Za-z]+`)
+var docAction = regexp.MustCompile(`\b(?:iam|sts|ssm|sns|dynamodb|organizations):[A-Z][A-Za-z]+`)
 
 // TestPermissionsDocument checks docs/permissions.md lists exactly the actions of the rendered
 // iamwarden policies.

@@ -181,6 +181,10 @@ var ScanActions = []string{
 	"iam:GetAccessKeyLastUsed",
 	"iam:GetPolicy",
 	"iam:GetPolicyVersion",
+	"organizations:DescribeOrganization",
+	"organizations:ListParents",
+	"organizations:ListPoliciesForTarget",
+	"organizations:DescribePolicy",
 }
 
 // EnforceIAMActions are the user-level calls 'iamwarden enforce' and 'undo' add to the scan's.
