@@ -86,8 +86,7 @@ func Assemble(raw Raw) (*Snapshot, error) {
 		s.Root = rootFromSummary(s.AccountID, s.Summary)
 	}
 	attachVirtualMFA(s, raw.VirtualMFADevices)
-	nameAccessKeys(s, raw.AccessKeys)
-	setProfileCreation(s, raw.LoginProfiles)
+	s.Recorded = newRecorded(raw.AccessKeys, raw.LoginProfiles)
 	if len(s.Problems) == 0 {
 		s.Problems = nil
 	}
@@ -338,38 +337,6 @@ func utc(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-// nameAccessKeys gives report keys their IDs from ListAccessKeys answers (see NameAccessKeys).
-// Users whose keys were not listed keep keys named by slot. Exports hold no last use, so keys
-// that only their last use could tell apart stay unnamed.
-func nameAccessKeys(s *Snapshot, recs []AccessKeyRecord) {
-	if len(recs) == 0 {
-		return
-	}
-	byUser := map[string][]AccessKeyMeta{}
-	for _, r := range recs {
-		byUser[r.UserName] = append(byUser[r.UserName], AccessKeyMeta{ID: r.AccessKeyId, Active: r.Status == "Active", Created: r.CreateDate})
-	}
-	for i := range s.Users {
-		u := &s.Users[i]
-		if listed, ok := byUser[u.Name]; ok {
-			NameAccessKeys(u.AccessKeys, listed)
-		}
-	}
-}
-
-// setProfileCreation records when console access was granted, from GetLoginProfile answers.
-func setProfileCreation(s *Snapshot, recs []LoginProfileRecord) {
-	created := make(map[string]time.Time, len(recs))
-	for _, r := range recs {
-		created[r.UserName] = r.CreateDate.UTC()
-	}
-	for i := range s.Users {
-		if t, ok := created[s.Users[i].Name]; ok && s.Users[i].Password.Enabled {
-			s.Users[i].Password.ProfileCreated = t
-		}
-	}
 }
 
 // rootFromSummary is the root user as GetAccountSummary describes it, for a credential report

@@ -1,7 +1,9 @@
 package inventory_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -288,6 +290,27 @@ func TestAssembleRaw(t *testing.T) {
 	}
 }
 
+// nameRecordedKeys names each user's report keys from the export's listed keys, as the scan does
+// (scan.nameKeys, through Snapshot.Recorded).
+func nameRecordedKeys(t *testing.T, s *inventory.Snapshot) {
+	t.Helper()
+	if s.Recorded == nil {
+		t.Fatal("no recorded answers")
+	}
+	for i := range s.Users {
+		u := &s.Users[i]
+		metas, err := s.Recorded.AccessKeys(context.Background(), u.Name)
+		if errors.Is(err, inventory.ErrNotRecorded) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		inventory.NameAccessKeys(u.AccessKeys, metas)
+	}
+}
+
+// Assemble leaves report keys named by slot; the export's listed keys name them when asked.
 func TestAssembleNamesAccessKeys(t *testing.T) {
 	report := []byte("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n" +
 		"bot,arn:aws:iam::111122223333:user/bot,2024-01-01T00:00:00+00:00,false,N/A,N/A,N/A,false,true,2024-02-01T00:00:00+00:00,N/A,N/A,N/A,false,2024-03-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A\n")
@@ -299,6 +322,13 @@ func TestAssembleNamesAccessKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if keys := s.Users[0].AccessKeys; keys[0].ID != "" || keys[1].ID != "" {
+		t.Errorf("Assemble named keys itself: %+v", keys)
+	}
+	if _, err := s.Recorded.AccessKeyLastUsed(context.Background(), "AKIAFIRST"); !errors.Is(err, inventory.ErrNotRecorded) {
+		t.Errorf("last use answered from an export: %v", err)
+	}
+	nameRecordedKeys(t, s)
 	keys := s.Users[0].AccessKeys
 	if len(keys) != 2 || keys[0].ID != "AKIAFIRST" || keys[1].ID != "AKIASECOND" {
 		t.Errorf("keys %+v", keys)

@@ -109,6 +109,7 @@ func TestAssembleKeysCreatedInTheSameSecond(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			nameRecordedKeys(t, s)
 			keys := s.Users[0].AccessKeys
 			if len(keys) != len(tt.want) {
 				t.Fatalf("%d keys, want %d", len(keys), len(tt.want))

@@ -3,7 +3,9 @@
 //
 // There is one snapshot type and two ways to fill it: live from the AWS APIs (Loader) or from the
 // files the AWS CLI writes (ReadExport). Both produce a Raw set of API answers which Assemble turns
-// into a Snapshot, so the two sources can never disagree on how the data is interpreted.
+// into a Snapshot, so the two sources can never disagree on how the data is interpreted. The
+// per-user answers an export records (listed keys, login profiles) are not applied by Assemble:
+// the scan asks for them (Snapshot.Recorded) exactly where it asks AWS live.
 package inventory
 
 import "time"
@@ -45,6 +47,10 @@ type Snapshot struct {
 	// SCPs says which service control policies govern the account's users; never nil after
 	// Assemble (an export without scps.json reads as SCPs not read).
 	SCPs *SCPs
+
+	// Recorded answers the per-user questions from an export's listed access keys and login
+	// profiles; nil when the data holds none (live reads ask AWS instead).
+	Recorded *Recorded
 
 	// Problems lists what could not be read; a snapshot with problems is partial.
 	Problems []Problem

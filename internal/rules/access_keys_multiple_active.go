@@ -14,7 +14,9 @@ func accessKeysMultipleActive() Rule {
 		Severity: SeverityLow,
 		Controls: []string{"CIS v5.0.0 1.12", "CIS v3.0.0 1.13"},
 		Doc:      "docs/rules/access-keys-multiple-active.md",
-		Check:    checkAccessKeysMultipleActive,
+		// The detail names both keys.
+		NamesKeys: true,
+		Check:     checkAccessKeysMultipleActive,
 	}
 }
 

@@ -50,7 +50,10 @@ type Rule struct {
 	// known only from the account summary (inventory.User.RootSummary), and the scan lists it
 	// as not judged.
 	NeedsRootRow bool
-	Check        func(env Env, p *inventory.User) []Verdict
+	// NamesKeys says the rule's details name the user's access keys without a Verdict.Key: the
+	// scan names the keys of the users it fires on, as it does for key rules.
+	NamesKeys bool
+	Check     func(env Env, p *inventory.User) []Verdict
 }
 
 // Env is what a check may know besides the principal: the instant it judges at and the

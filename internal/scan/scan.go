@@ -4,6 +4,7 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -31,8 +32,9 @@ type Options struct {
 }
 
 // Live answers the per-user questions the credential report cannot. It is nil for exports, in
-// which case the export's own data is used (access keys are named from the keys it lists, or by
-// slot).
+// which case the export's recorded answers are asked instead (snap.Recorded), at the same points:
+// an answer the export does not hold (inventory.ErrNotRecorded) leaves the report's data as it is
+// (access keys named by slot, grace periods from the last password change).
 type Live interface {
 	LoginProfileCreated(ctx context.Context, user string) (time.Time, bool, error)
 	AccessKeys(ctx context.Context, user string) ([]inventory.AccessKeyMeta, error)
@@ -54,6 +56,9 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 	}
 	if asOf.IsZero() {
 		return nil, fmt.Errorf("no instant to judge at: the data has no read time; pass --as-of")
+	}
+	if live == nil && snap.Recorded != nil {
+		live = snap.Recorded
 	}
 	env := rules.Env{AsOf: asOf, Thresholds: opts.Thresholds}
 	res := &report.Result{
@@ -85,7 +90,7 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 	}
 	res.Findings = evaluate(env, snap, opts)
 	if live != nil {
-		res.Errors = append(res.Errors, nameKeys(ctx, snap, res.Findings, live, opts.Log)...)
+		res.Errors = append(res.Errors, nameKeys(ctx, snap, res.Findings, opts.Rules, live, opts.Log)...)
 		// Judge again so that details and finding IDs name the keys.
 		res.Findings = evaluate(env, snap, opts)
 	}
@@ -168,6 +173,9 @@ func readGraceProfiles(ctx context.Context, snap *inventory.Snapshot, env rules.
 			continue
 		}
 		created, ok, err := live.LoginProfileCreated(ctx, u.Name)
+		if errors.Is(err, inventory.ErrNotRecorded) {
+			continue
+		}
 		if err != nil {
 			u.Incomplete = true
 			probs = append(probs, inventory.Problem{Where: "iam:GetLoginProfile", Principal: u.Name, Message: err.Error()})
@@ -184,15 +192,22 @@ func readGraceProfiles(ctx context.Context, snap *inventory.Snapshot, env rules.
 	return probs
 }
 
-// nameKeys fills in the access key IDs of the users that have key findings: the credential
-// report only has slots. Each affected user's keys are listed once and matched to slots by
+// nameKeys fills in the access key IDs of the users that have key findings, or findings of rules
+// whose details name keys (Rule.NamesKeys): the credential report only has slots. Each affected user's keys are listed once and matched to slots by
 // creation second and status (inventory.NameAccessKeys); the last use of keys still alike is
 // read, one call per key, to tell them apart. A key the evidence does not pin down stays unnamed.
-func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding, live Live, log *slog.Logger) []inventory.Problem {
+func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding, rs []rules.Rule, live Live, log *slog.Logger) []inventory.Problem {
+	namesKeys := map[string]bool{}
+	for _, r := range rs {
+		namesKeys[r.ID] = r.NamesKeys
+	}
 	need := map[string]bool{}
 	for _, f := range fs {
-		if f.Key != nil && f.Key.ID == "" && f.Principal != inventory.RootName {
-			need[f.Principal] = true // root's keys cannot be listed by an IAM principal
+		if f.Principal == inventory.RootName {
+			continue // root's keys cannot be listed by an IAM principal
+		}
+		if (f.Key != nil && f.Key.ID == "") || namesKeys[f.Rule] {
+			need[f.Principal] = true
 		}
 	}
 	var probs []inventory.Problem
@@ -202,6 +217,9 @@ func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding,
 			continue
 		}
 		metas, err := live.AccessKeys(ctx, u.Name)
+		if errors.Is(err, inventory.ErrNotRecorded) {
+			continue
+		}
 		if err != nil {
 			probs = append(probs, inventory.Problem{Where: "iam:ListAccessKeys", Principal: u.Name, Message: err.Error()})
 			continue
@@ -214,6 +232,9 @@ func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding,
 					continue
 				}
 				lu, err := live.AccessKeyLastUsed(ctx, metas[j].ID)
+				if errors.Is(err, inventory.ErrNotRecorded) {
+					continue
+				}
 				if err != nil {
 					probs = append(probs, inventory.Problem{Where: "iam:GetAccessKeyLastUsed", Principal: u.Name,
 						Message: fmt.Sprintf("access key %s: %v", rules.MaskKeyID(metas[j].ID), err)})
