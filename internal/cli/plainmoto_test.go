@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -120,6 +121,18 @@ func TestScanPlainMotoServer(t *testing.T) {
 			}
 		}
 	}
+	// The export of the account judges the same, root included.
+	dir := filepath.Join(t.TempDir(), "export")
+	if code, _, stderr := run(t, env, "export", dir); code != 0 {
+		t.Fatalf("export exit %d: %s", code, stderr)
+	}
+	asOf := r.AsOf.Format(time.RFC3339)
+	_, liveOut, _ := run(t, env, "scan", "-o", "json", "--as-of", asOf)
+	_, offOut, _ := run(t, cli.Env{}, "scan", "-o", "json", "--from", dir, "--as-of", asOf)
+	if a, b := withoutReadTimes(t, liveOut), withoutReadTimes(t, offOut); a != b {
+		t.Errorf("offline result differs from live:\n%s", lineDiff(a, b))
+	}
+
 	var notJudged []string
 	for _, w := range r.Warnings {
 		if w.Principal == "<root_account>" {

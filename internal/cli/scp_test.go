@@ -185,10 +185,27 @@ func TestLiveScanEvaluatesSCPs(t *testing.T) {
 		if code, _, stderr := run(t, s.env(true, "", ""), "export", dir); code != 0 {
 			t.Fatalf("export exit %d: %s", code, stderr)
 		}
-		code, out, stderr := run(t, cli.Env{}, "scan", "-o", "json", "--from", dir, "--rule", "mfa-not-enforced")
+		asOf := time.Now().UTC().Add(time.Hour).Format(time.RFC3339)
+		code, out, stderr := run(t, cli.Env{}, "scan", "-o", "json", "--from", dir, "--as-of", asOf)
 		_, details := mfaFindings(t, out)
-		if code != report.ExitClean || len(details) != 0 {
+		if code != report.ExitViolations || len(details) != 0 {
 			t.Fatalf("exit %d, findings %q; stderr %s", code, details, stderr)
+		}
+		_, liveOut, _ := run(t, s.env(true, "", ""), "scan", "-o", "json", "--as-of", asOf)
+		if a, b := withoutReadTimes(t, liveOut), withoutReadTimes(t, out); a != b {
+			t.Errorf("offline result differs from live:\n%s", lineDiff(a, b))
+		}
+		// Refused live, recorded as not read: the export's scan says so as the live one did.
+		if code, _, stderr := run(t, s.env(true, "ListPoliciesForTarget", "AccessDeniedException"), "export", dir); code != 0 {
+			t.Fatalf("export exit %d: %s", code, stderr)
+		}
+		_, out, _ = run(t, cli.Env{}, "scan", "-o", "json", "--from", dir, "--as-of", asOf)
+		_, liveOut, _ = run(t, s.env(true, "ListPoliciesForTarget", "AccessDeniedException"), "scan", "-o", "json", "--as-of", asOf)
+		if _, details := mfaFindings(t, out); len(details) != 1 || !strings.HasPrefix(details[0], "SCPs were not evaluated (organizations:ListPoliciesForTarget") {
+			t.Errorf("findings %q", details)
+		}
+		if a, b := withoutReadTimes(t, liveOut), withoutReadTimes(t, out); a != b {
+			t.Errorf("offline result differs from live:\n%s", lineDiff(a, b))
 		}
 	})
 }

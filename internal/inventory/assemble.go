@@ -86,7 +86,7 @@ func Assemble(raw Raw) (*Snapshot, error) {
 		s.Root = rootFromSummary(s.AccountID, s.Summary)
 	}
 	attachVirtualMFA(s, raw.VirtualMFADevices)
-	s.Recorded = newRecorded(raw.AccessKeys, raw.LoginProfiles)
+	s.Recorded = newRecorded(raw.AccessKeys, raw.LoginProfiles, raw.KeyLastUses)
 	if len(s.Problems) == 0 {
 		s.Problems = nil
 	}

@@ -28,6 +28,7 @@ const (
 	FileLoginProfiles        = "login-profiles.json"
 	FileManifest             = "manifest.json"
 	FileSCPs                 = "scps.json"
+	FileKeyLastUses          = "access-key-last-used.json"
 )
 
 // ManifestSource is the manifest's source when iamwarden wrote the export.
@@ -80,6 +81,11 @@ type aliasesFile struct {
 
 type accessKeysFile struct {
 	AccessKeyMetadata []AccessKeyRecord `json:"AccessKeyMetadata"`
+}
+
+// keyLastUsesFile is access-key-last-used.json: GetAccessKeyLastUsed answers by key ID.
+type keyLastUsesFile struct {
+	AccessKeyLastUsed map[string]KeyLastUseRecord `json:"AccessKeyLastUsed"`
 }
 
 type loginProfilesFile struct {
@@ -199,6 +205,14 @@ func ReadExport(dir string) (Raw, error) {
 	for _, k := range keys.AccessKeyMetadata {
 		k.CreateDate = k.CreateDate.UTC()
 		raw.AccessKeys = append(raw.AccessKeys, k)
+	}
+
+	var lastUses keyLastUsesFile
+	if _, err := readJSON(dir, FileKeyLastUses, &lastUses); err != nil {
+		return raw, err
+	}
+	if len(lastUses.AccessKeyLastUsed) > 0 {
+		raw.KeyLastUses = lastUses.AccessKeyLastUsed
 	}
 
 	var profiles loginProfilesFile
@@ -455,6 +469,7 @@ func WriteExport(dir string, raw Raw) error {
 		{FileAccountSummary, summaryFile{SummaryMap: nonNilMap(raw.Summary)}},
 		{FileAccessKeys, accessKeysFile{AccessKeyMetadata: nonNil(raw.AccessKeys)}},
 		{FileLoginProfiles, loginProfilesFile{LoginProfiles: nonNil(raw.LoginProfiles)}},
+		{FileKeyLastUses, keyLastUsesFile{AccessKeyLastUsed: nonNilMap(raw.KeyLastUses)}},
 		{FileManifest, Manifest{
 			AccountID:         raw.AccountID,
 			ReadAt:            rfc3339(raw.ReadAt),
@@ -533,9 +548,9 @@ func nilIfEmpty[T any](s []T) []T {
 	return s
 }
 
-func nonNilMap(m map[string]int32) map[string]int32 {
+func nonNilMap[V any](m map[string]V) map[string]V {
 	if m == nil {
-		return map[string]int32{}
+		return map[string]V{}
 	}
 	return m
 }

@@ -343,8 +343,8 @@ func TestWriteExportRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(entries) != 9 {
-				t.Errorf("wrote %d files, want 9", len(entries))
+			if len(entries) != 10 {
+				t.Errorf("wrote %d files, want 10", len(entries))
 			}
 			for _, e := range entries {
 				a, _ := os.ReadFile(filepath.Join(dir, e.Name()))

@@ -27,6 +27,9 @@ type Raw struct {
 	// LoginProfiles holds GetLoginProfile answers for the users whose login profiles were read:
 	// when console access was granted, which the report's password_last_changed does not say.
 	LoginProfiles []LoginProfileRecord
+	// KeyLastUses holds GetAccessKeyLastUsed answers by access key ID, for the keys whose last use
+	// tells apart two keys created in the same second with the same status (see LastUseWanted).
+	KeyLastUses map[string]KeyLastUseRecord
 
 	// SCPs are the organization's service control policies that govern the account (ReadSCPs;
 	// scps.json in an export); nil when not read (an export without scps.json).
@@ -149,4 +152,12 @@ type AccessKeyRecord struct {
 type LoginProfileRecord struct {
 	UserName   string    `json:"UserName"`
 	CreateDate time.Time `json:"CreateDate"`
+}
+
+// KeyLastUseRecord is the AccessKeyLastUsed of one GetAccessKeyLastUsed answer. LastUsedDate is
+// nil for a key never used.
+type KeyLastUseRecord struct {
+	LastUsedDate *time.Time `json:"LastUsedDate,omitempty"`
+	ServiceName  string     `json:"ServiceName"`
+	Region       string     `json:"Region"`
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 	"github.com/iamwarden/iamwarden/internal/scan"
 )
@@ -281,17 +282,7 @@ func TestOfflineKeysCreatedInTheSameSecond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := inventory.ReadExport(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := inventory.Assemble(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := opts()
-	o.Rules = []rules.Rule{lookupRule(t, "access-key-unused")}
-	res, err := scan.Run(context.Background(), snap, o, nil)
+	res := scanExport(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,6 +300,60 @@ func TestOfflineKeysCreatedInTheSameSecond(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("findings\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func scanExport(t *testing.T, dir string) *report.Result {
+	t.Helper()
+	raw, err := inventory.ReadExport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := inventory.Assemble(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts()
+	o.Rules = []rules.Rule{lookupRule(t, "access-key-unused")}
+	res, err := scan.Run(context.Background(), snap, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// An export that recorded the last use of two keys created in the same second names them as the
+// live scan does.
+func TestOfflineKeysToldApartByRecordedLastUse(t *testing.T) {
+	const report = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active," +
+		"access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service," +
+		"access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service," +
+		"cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n" +
+		"bot,arn:aws:iam::123456789012:user/bot,2025-01-01T00:00:00+00:00,false,N/A,N/A,N/A,true," +
+		"true,2026-05-01T10:00:00+00:00,2026-11-19T08:00:00+00:00,us-east-1,s3," +
+		"true,2026-05-01T10:00:00+00:00,2026-06-01T08:00:00+00:00,us-east-1,s3,false,N/A,false,N/A\n"
+	created := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	recent, old := time.Date(2026, 11, 19, 8, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	err := inventory.WriteExport(dir, inventory.Raw{
+		CredentialReport: []byte(report), ReadAt: readAt,
+		Authorization: &inventory.AuthorizationDetails{UserDetailList: []inventory.UserDetail{
+			{UserName: "bot", Arn: "arn:aws:iam::123456789012:user/bot", CreateDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}}},
+		AccessKeys: []inventory.AccessKeyRecord{
+			{UserName: "bot", AccessKeyId: "AKIAIOSFODNN7EXAMPLE", Status: "Active", CreateDate: created},
+			{UserName: "bot", AccessKeyId: "AKIAI44QH8DHBEXAMPL2", Status: "Active", CreateDate: created},
+		},
+		KeyLastUses: map[string]inventory.KeyLastUseRecord{
+			"AKIAIOSFODNN7EXAMPLE": {LastUsedDate: &old, ServiceName: "s3", Region: "us-east-1"},
+			"AKIAI44QH8DHBEXAMPL2": {LastUsedDate: &recent, ServiceName: "s3", Region: "us-east-1"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scanExport(t, dir)
+	if len(res.Findings) != 1 || res.Findings[0].Resource != "AKIAIOSFODNN7EXAMPLE" || res.Findings[0].KeyIDUnknown != nil || res.Partial {
+		t.Errorf("findings %+v, errors %+v", res.Findings, res.Errors)
 	}
 }
 
