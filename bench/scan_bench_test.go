@@ -118,6 +118,11 @@ func account(b *testing.B, fill func(*mototest.Server)) (*mototest.Server, []str
 	c := iam.NewFromConfig(srv.Config(ctx))
 	// The staff group grants AdministratorAccess and enforces MFA, so mfa-not-enforced evaluates
 	// real policy sets for every user (and passes those with MFA-enforcing policies).
+	if _, err := c.GetGroup(ctx, &iam.GetGroupInput{GroupName: aws.String("staff")}); err != nil {
+		if _, err := c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("staff")}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if _, err := c.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: aws.String("staff"),
 		PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")}); err != nil {
 		b.Fatal(err)
