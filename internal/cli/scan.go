@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -26,6 +27,8 @@ type ScanInput struct {
 	Stats      bool
 	Parameter  string
 	Thresholds thresholdFlags
+	// Concurrency bounds the per-user lookups of a live scan in flight.
+	Concurrency int
 }
 
 // thresholdFlags override the configuration's thresholds when set (zero = not set).
@@ -63,6 +66,7 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	f.StringSliceVar(&in.Only, "rule", nil, "run only these rules (repeatable or comma-separated)")
 	f.StringSliceVar(&in.Skip, "skip-rule", nil, "do not run these rules")
 	f.BoolVar(&in.Stats, "stats", false, "print AWS API calls per operation on stderr (and in JSON output)")
+	f.IntVar(&in.Concurrency, "concurrency", scan.DefaultConcurrency, "per-user AWS calls of a live scan in flight at once (throttling slows them down adaptively)")
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "SSM StringList parameter of exempt user names (overrides the config file)")
 	f.StringVar(&in.Thresholds.grace, "grace", "", "console-mfa-missing grace period after the password is set (e.g. 24h, 3d)")
 	f.IntVar(&in.Thresholds.passwordDays, "password-days", 0, "password-unused threshold in days (default 90)")
@@ -173,6 +177,10 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if err != nil {
 		return err
 	}
+	if in.Concurrency < 1 {
+		return usageError{err: fmt.Errorf("--concurrency must be at least 1, got %d", in.Concurrency), hint: fmt.Sprintf("--concurrency %d", scan.DefaultConcurrency)}
+	}
+	progress := scan.NewProgressWriter(g.stderr, stderrIsTerminal(g), g.now)
 	setup, err := in.setup(g)
 	if err != nil {
 		return err
@@ -228,14 +236,17 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	}
 	warnings = append(warnings, exempt.Problems(snap.Users)...)
 	res, err := scan.Run(ctx, snap, scan.Options{
-		AsOf:       asOf,
-		Rules:      setup.Rules,
-		Thresholds: setup.Thresholds,
-		Exempter:   exempt.New(setup.Config, params),
-		Warnings:   warnings,
-		Now:        g.now,
-		Log:        g.log,
+		AsOf:        asOf,
+		Rules:       setup.Rules,
+		Thresholds:  setup.Thresholds,
+		Exempter:    exempt.New(setup.Config, params),
+		Warnings:    warnings,
+		Now:         g.now,
+		Log:         g.log,
+		Concurrency: in.Concurrency,
+		Progress:    progress.Update,
 	}, live)
+	progress.Finish()
 	if err != nil {
 		return err
 	}
@@ -250,4 +261,10 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// stderrIsTerminal reports whether the scan's stderr is a terminal, where progress may be drawn.
+func stderrIsTerminal(g *globals) bool {
+	f, ok := g.stderr.(*os.File)
+	return ok && isTerminal(f)
 }
