@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -43,12 +45,51 @@ func Write(w io.Writer, r *Result, f Format) error {
 	}
 }
 
-// WriteJSON writes the documented JSON document.
+// WriteJSON writes the documented JSON document. The findings are encoded one at a time, so a
+// large account's document is never held in memory whole.
 func WriteJSON(w io.Writer, r *Result) error {
+	if len(r.Findings) == 0 {
+		return encodeJSON(w, r, "")
+	}
+	// The document without findings, split where they go: at the top level, so the key is
+	// indented once and unescaped (quotes inside values are escaped).
+	head := *r
+	head.Findings = []rules.Finding{}
+	var doc bytes.Buffer
+	if err := encodeJSON(&doc, &head, ""); err != nil {
+		return err
+	}
+	const slot = "\n  \"findings\": []"
+	before, after, ok := bytes.Cut(doc.Bytes(), []byte(slot))
+	if !ok {
+		return fmt.Errorf("json document has no findings slot")
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(before)
+	bw.WriteString("\n  \"findings\": [")
+	var buf bytes.Buffer
+	for i := range r.Findings {
+		buf.Reset()
+		if err := encodeJSON(&buf, &r.Findings[i], "    "); err != nil {
+			return fmt.Errorf("finding %s: %w", r.Findings[i].ID, err)
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	bw.WriteString("\n  ]")
+	bw.Write(after)
+	return bw.Flush()
+}
+
+// encodeJSON writes v indented by two spaces under prefix, followed by a newline.
+func encodeJSON(w io.Writer, v any, prefix string) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc.SetIndent(prefix, "  ")
 	enc.SetEscapeHTML(false) // "<root_account>" stays readable
-	return enc.Encode(r)
+	return enc.Encode(v)
 }
 
 // csvHeader is the CSV column set; evidence is one JSON column so the set never varies by rule.
