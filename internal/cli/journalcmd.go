@@ -88,6 +88,9 @@ gone: a live holder would go on changing the account beside the next run.`,
 }
 
 func runJournalInit(ctx context.Context, g *globals, in *JournalInput) error {
+	if _, err := g.format("journal init", report.FormatTable); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(g)
 	if err != nil {
 		return err
@@ -126,6 +129,9 @@ func runJournalInit(ctx context.Context, g *globals, in *JournalInput) error {
 }
 
 func runJournalUnlock(ctx context.Context, g *globals, in *JournalInput, account string) error {
+	if _, err := g.format("journal unlock", report.FormatTable); err != nil {
+		return err
+	}
 	j, err := openConfiguredJournal(ctx, g, in.Journal)
 	if err != nil {
 		return err
@@ -167,7 +173,7 @@ func loadConfig(g *globals) (*config.Config, error) {
 }
 
 func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
-	format, err := g.format()
+	format, err := g.format("journal list", report.FormatTable, report.FormatJSON)
 	if err != nil {
 		return err
 	}
@@ -200,7 +206,7 @@ func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
 }
 
 func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string) error {
-	format, err := g.format()
+	format, err := g.format("journal show", report.FormatTable, report.FormatJSON)
 	if err != nil {
 		return err
 	}

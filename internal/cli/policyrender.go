@@ -65,6 +65,9 @@ See docs/policy-render.md.`,
 }
 
 func runRender(g *globals, in *RenderInput) error {
+	if g.output != "" {
+		return usageError{err: fmt.Errorf("policy render takes --format json|terraform|cloudformation, not --output %s", g.output), hint: "iamwarden policy render " + in.Kind + " --format json"}
+	}
 	kind := generate.Kind(in.Kind)
 	if _, err := generate.Lookup(kind); err != nil {
 		return usageError{err: err, hint: "iamwarden policy render --help"}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,10 +93,16 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(env.Stderr, "iamwarden: %v\n", err)
+	// Errors quote names, files and documents: escaped like every other line people read, each
+	// line of a joined error indented under the first.
+	lines := strings.Split(err.Error(), "\n")
+	for i := range lines {
+		lines[i] = report.SafeText(lines[i])
+	}
+	fmt.Fprintf(env.Stderr, "iamwarden: %s\n", strings.Join(lines, "\n  "))
 	var ue usageError
 	if errors.As(err, &ue) && ue.hint != "" {
-		fmt.Fprintf(env.Stderr, "try: %s\n", ue.hint)
+		fmt.Fprintf(env.Stderr, "try: %s\n", report.SafeText(ue.hint))
 	}
 	return report.ExitError
 }
@@ -137,17 +144,32 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// format resolves --output: explicit value, else table on a terminal and JSON otherwise.
-func (g *globals) format() (report.Format, error) {
-	if g.output != "" {
-		f, err := report.ParseFormat(g.output)
-		if err != nil {
-			return "", usageError{err: err, hint: "--output table|json|csv"}
+// format resolves --output for a command that prints the formats allowed (table first): the
+// value given, refused with an error when the command does not print it; else table on a
+// terminal and JSON, when the command has it, otherwise. "text" and "table" name the same
+// format, the one for people.
+func (g *globals) format(command string, allowed ...report.Format) (report.Format, error) {
+	if g.output == "" {
+		if f, ok := g.stdout.(*os.File); (ok && isTerminal(f)) || !slices.Contains(allowed, report.FormatJSON) {
+			return allowed[0], nil
 		}
-		return f, nil
+		return report.FormatJSON, nil
 	}
-	if f, ok := g.stdout.(*os.File); ok && isTerminal(f) {
-		return report.FormatTable, nil
+	want := report.Format(strings.ToLower(g.output))
+	for _, a := range allowed {
+		if want == a || (isHuman(want) && isHuman(a)) {
+			return a, nil
+		}
 	}
-	return report.FormatJSON, nil
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	if len(allowed) == 1 {
+		return "", usageError{err: fmt.Errorf("%s prints %s only, not %q", command, allowed[0], g.output), hint: "leave out --output"}
+	}
+	list := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	return "", usageError{err: fmt.Errorf("%s prints %s, not %q", command, list, g.output), hint: "--output " + strings.Join(names, "|")}
 }
+
+func isHuman(f report.Format) bool { return f == report.FormatTable || f == report.FormatText }

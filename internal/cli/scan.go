@@ -169,7 +169,7 @@ func parseAsOf(s string, base time.Time) (time.Time, error) {
 }
 
 func runScan(ctx context.Context, g *globals, in *ScanInput) error {
-	format, err := g.format()
+	format, err := g.format("scan", report.FormatTable, report.FormatJSON, report.FormatCSV)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,126 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/iamwarden/iamwarden/internal/cli"
+)
+
+// rawControls are what a text or table output must never pass to a terminal.
+var rawControls = []string{"\x1b", "\r", "\u2028", "\u2029", "\u202e", "\u009b"}
+
+func checkEscaped(t *testing.T, what, out string, escaped ...string) {
+	t.Helper()
+	for _, raw := range rawControls {
+		if strings.Contains(out, raw) {
+			t.Errorf("%s: output holds %q raw:\n%s", what, raw, out)
+		}
+	}
+	for _, e := range escaped {
+		if !strings.Contains(out, e) {
+			t.Errorf("%s: output lacks %q:\n%s", what, e, out)
+		}
+	}
+}
+
+// hostilePolicy is seed 004's policy with a Sid and a file name that try to rewrite the terminal.
+func hostilePolicy(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(lintData + "seed004_minimal_old.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(data), `"AllowIndividualUserToManageTheirOwnMFA"`, `"Own\u001b[2J\r\u2028MFA\u202e"`, 1)
+	doc = strings.Replace(doc, `"BlockMostAccessUnlessSignedInWithMFA"`, `"Block\u0007\u2029\u009b"`, 1)
+	path := filepath.Join(t.TempDir(), "p\x1b]0;x.json")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestPolicyLintTextEscapes(t *testing.T) {
+	path := hostilePolicy(t)
+	code, out, errOut := run(t, cli.Env{}, "policy", "lint", "-o", "text", path)
+	if code != 1 {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	checkEscaped(t, "lint text", out, `Own\x1b[2J\x0d\u2028MFA\u202e`, `p\x1b]0;x.json`)
+	// JSON carries the document's strings as they are (encoded by JSON).
+	_, out, _ = run(t, cli.Env{}, "policy", "lint", "-o", "json", path)
+	var rep struct {
+		Findings []struct{ Sid string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		found = found || f.Sid == "Own\x1b[2J\r\u2028MFA\u202e"
+	}
+	if !found {
+		t.Errorf("lint json lost the Sid:\n%s", out)
+	}
+}
+
+func TestPolicySimulateTableEscapes(t *testing.T) {
+	path := hostilePolicy(t)
+	code, out, errOut := run(t, cli.Env{}, "policy", "simulate", "-o", "table", "--policy", path,
+		"--action", "s3:GetObject", "--resource", "arn:aws:s3:::e\x1b[1mve/x", "--auth", "console",
+		"--principal", "arn:aws:iam::123456789012:user/eve", "--context", "x:note=string:a\rb")
+	if code != 1 {
+		t.Fatalf("exit %d, stderr %s\n%s", code, errOut, out)
+	}
+	checkEscaped(t, "simulate table", out, `Block\x07\u2029\x9b`, `p\x1b]0;x.json`, `:::e\x1b[1mve/x`, `a\x0db`)
+}
+
+func TestRulesOutputs(t *testing.T) {
+	code, out, _ := run(t, cli.Env{}, "rules", "-o", "csv")
+	if code != 0 || !strings.HasPrefix(out, "id,title,severity,root,controls,doc\n") || !strings.Contains(out, "\nconsole-mfa-missing,") {
+		t.Errorf("rules -o csv: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, cli.Env{}, "rules", "-o", "table")
+	if code != 0 || !strings.HasPrefix(out, "RULE ") {
+		t.Errorf("rules -o table: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, cli.Env{}, "rules", "-o", "json")
+	if code != 0 || !strings.HasPrefix(out, "[\n  {\n    \"id\": ") {
+		t.Errorf("rules -o json: exit %d\n%s", code, out)
+	}
+}
+
+// Every command prints the formats it documents and refuses the others before doing anything
+// (none of these reach AWS: the refusal comes first).
+func TestOutputRefused(t *testing.T) {
+	jpath := filepath.Join(t.TempDir(), "journal.db")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scan", "--from", demo, "-o", "sarif"}, `scan prints table, json or csv, not "sarif"`},
+		{[]string{"rules", "-o", "yaml"}, `rules prints table, json or csv, not "yaml"`},
+		{[]string{"export", t.TempDir(), "-o", "json"}, `export prints table only, not "json"`},
+		{[]string{"enforce", "-o", "csv"}, `enforce prints table or json, not "csv"`},
+		{[]string{"journal", "list", "--journal", jpath, "-o", "csv"}, `journal list prints table or json, not "csv"`},
+		{[]string{"journal", "show", "X", "--journal", jpath, "-o", "csv"}, `journal show prints table or json, not "csv"`},
+		{[]string{"journal", "init", "--journal", jpath, "-o", "json"}, `journal init prints table only, not "json"`},
+		{[]string{"journal", "unlock", "123456789012", "--journal", jpath, "-o", "json"}, `journal unlock prints table only, not "json"`},
+		{[]string{"undo", "X", "-o", "csv"}, `undo prints table or json, not "csv"`},
+		{[]string{"policy", "render", "enforce-mfa", "-o", "yaml"}, "policy render takes --format json|terraform|cloudformation, not --output yaml"},
+		{[]string{"policy", "lint", lintData + "seed004_minimal_old.json", "-o", "csv"}, `policy lint prints text, json or sarif, not "csv"`},
+		{[]string{"policy", "simulate", "--policy", lintData + "seed004_minimal_old.json", "--action", "s3:GetObject", "-o", "csv"}, `policy simulate prints table or json, not "csv"`},
+		{[]string{"policy", "apply", "enforce-mfa", "--group", "G", "-o", "csv"}, `policy apply prints table or json, not "csv"`},
+	} {
+		code, out, errOut := run(t, cli.Env{}, c.args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(jpath); !os.IsNotExist(err) {
+		t.Errorf("a refused journal command created %s", jpath)
+	}
+}
