@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/iamwarden/iamwarden/internal/cli"
+	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
 )
 
 // rawControls are what a text or table output must never pass to a terminal.
@@ -122,5 +125,46 @@ func TestOutputRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(jpath); !os.IsNotExist(err) {
 		t.Errorf("a refused journal command created %s", jpath)
+	}
+}
+
+// Journal JSON is snake_case and carries the key ID whole; the tables mask it.
+func TestJournalOutputs(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "journal.db")
+	j, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := journal.Entry{ActionID: "01JD0000000000000000000000", RunID: "run-1", AccountID: "123456789012", Kind: journal.KindDeactivateKey,
+		Principal: "eve\x1b[2J", UserID: "AIDAEXAMPLE", Resource: "AKIAIOSFODNN7EXAMPLE", Rule: "access-key-unused",
+		Reason: "unused\u2028for long", Prior: map[string]string{"key_status": "Active"}, Status: journal.StatusIntent,
+		CreatedAt: fixedNow, UpdatedAt: fixedNow}
+	if err := j.Begin(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	for _, args := range [][]string{{"journal", "list"}, {"journal", "show", e.ActionID}} {
+		args = append(args, "--journal", db)
+		code, out, errOut := run(t, cli.Env{}, append(args, "-o", "json")...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d, %s", args, code, errOut)
+		}
+		for _, k := range []string{`"action_id"`, `"run_id"`, `"account_id"`, `"user_id"`, `"finding_id"`, `"undo_of"`, `"dedupe_key"`, `"created_at"`, `"updated_at"`, `"AKIAIOSFODNN7EXAMPLE"`} {
+			if !strings.Contains(out, k) {
+				t.Errorf("%q -o json lacks %s:\n%s", args, k, out)
+			}
+		}
+		if strings.Contains(out, `"ActionID"`) {
+			t.Errorf("%q -o json has Go field names:\n%s", args, out)
+		}
+		code, out, errOut = run(t, cli.Env{}, append(args, "-o", "table")...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d, %s", args, code, errOut)
+		}
+		if strings.Contains(out, "AKIAIOSFODNN7EXAMPLE") || !strings.Contains(out, "AKIA…MPLE") {
+			t.Errorf("%q table does not mask the key ID:\n%s", args, out)
+		}
+		checkEscaped(t, strings.Join(args[:2], " "), out, `eve\x1b[2J`)
 	}
 }
