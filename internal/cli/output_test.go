@@ -168,3 +168,24 @@ func TestJournalOutputs(t *testing.T) {
 		checkEscaped(t, strings.Join(args[:2], " "), out, `eve\x1b[2J`)
 	}
 }
+
+// A day threshold of 0 is refused the same way from a flag as from the file.
+func TestThresholdZero(t *testing.T) {
+	for _, flag := range []string{"--password-days", "--key-unused-days", "--key-max-age-days", "--root-used-days"} {
+		code, out, errOut := run(t, cli.Env{}, "scan", "--from", demo, "-o", "json", flag, "0")
+		if want := flag + ": must be at least 1, got 0"; code != 2 || out != "" || !strings.Contains(errOut, want) {
+			t.Errorf("%s 0: exit %d, stderr %q; want exit 2 and %q", flag, code, errOut, want)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "iamwarden.yaml")
+	if err := os.WriteFile(cfg, []byte("rules:\n  password-unused:\n    days: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, cli.Env{}, "scan", "--from", demo, "-o", "json", "--config", cfg)
+	if want := "rules.password-unused.days: must be at least 1, got 0"; code != 2 || !strings.Contains(errOut, want) {
+		t.Errorf("days: 0 in the file: exit %d, stderr %q; want %q", code, errOut, want)
+	}
+	if code, out, errOut := run(t, cli.Env{}, "scan", "--from", demo, "-o", "json", "--password-days", "1"); code != 1 || !strings.Contains(out, `"threshold_days": 1`) {
+		t.Errorf("--password-days 1: exit %d, stderr %s", code, errOut)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,14 +29,39 @@ type ScanInput struct {
 	Thresholds thresholdFlags
 }
 
-// thresholdFlags override the configuration's thresholds when set (zero = not set).
+// thresholdFlags override the configuration's thresholds when given.
 type thresholdFlags struct {
 	grace         string
-	passwordDays  int
-	keyUnusedDays int
-	keyAgeDays    int
-	rootUsedDays  int
+	passwordDays  dayFlag
+	keyUnusedDays dayFlag
+	keyAgeDays    dayFlag
+	rootUsedDays  dayFlag
 }
+
+// dayFlag is a day threshold given on the command line; set tells 0 given from not given, so
+// that --password-days 0 is refused as "days: 0" in the file is.
+type dayFlag struct {
+	days int
+	set  bool
+}
+
+func (d *dayFlag) String() string {
+	if !d.set {
+		return ""
+	}
+	return strconv.Itoa(d.days)
+}
+
+func (d *dayFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number of days", s)
+	}
+	d.days, d.set = n, true
+	return nil
+}
+
+func (d *dayFlag) Type() string { return "days" }
 
 func newScanCmd(g *globals) *cobra.Command {
 	in := &ScanInput{}
@@ -65,10 +91,10 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	f.BoolVar(&in.Stats, "stats", false, "print AWS API calls per operation on stderr (and in JSON output)")
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "SSM StringList parameter of exempt user names (overrides the config file)")
 	f.StringVar(&in.Thresholds.grace, "grace", "", "console-mfa-missing grace period after the password is set (e.g. 24h, 3d)")
-	f.IntVar(&in.Thresholds.passwordDays, "password-days", 0, "password-unused threshold in days (default 90)")
-	f.IntVar(&in.Thresholds.keyUnusedDays, "key-unused-days", 0, "access-key-unused threshold in days (default 90)")
-	f.IntVar(&in.Thresholds.keyAgeDays, "key-max-age-days", 0, "access-key-not-rotated threshold in days (default 90)")
-	f.IntVar(&in.Thresholds.rootUsedDays, "root-used-days", 0, "root-recently-used window in days (default 1)")
+	f.Var(&in.Thresholds.passwordDays, "password-days", "password-unused threshold in days, at least 1 (default 90)")
+	f.Var(&in.Thresholds.keyUnusedDays, "key-unused-days", "access-key-unused threshold in days, at least 1 (default 90)")
+	f.Var(&in.Thresholds.keyAgeDays, "key-max-age-days", "access-key-not-rotated threshold in days, at least 1 (default 90)")
+	f.Var(&in.Thresholds.rootUsedDays, "root-used-days", "root-recently-used window in days, at least 1 (default 1)")
 	return cmd
 }
 
@@ -107,9 +133,10 @@ func (in *ScanInput) setup(g *globals) (*ScanSetup, error) {
 		}
 		th.ConsoleMFAGrace = d
 	}
+	// The same rule as rules.<id>.days in the file: at least 1.
 	for _, o := range []struct {
 		name string
-		v    int
+		v    dayFlag
 		dst  *int
 	}{
 		{"--password-days", t.passwordDays, &th.PasswordUnusedDays},
@@ -117,12 +144,13 @@ func (in *ScanInput) setup(g *globals) (*ScanSetup, error) {
 		{"--key-max-age-days", t.keyAgeDays, &th.AccessKeyMaxAgeDays},
 		{"--root-used-days", t.rootUsedDays, &th.RootRecentlyUsedDays},
 	} {
-		if o.v < 0 {
-			return nil, usageError{err: fmt.Errorf("%s must be at least 1", o.name)}
+		if !o.v.set {
+			continue
 		}
-		if o.v > 0 {
-			*o.dst = o.v
+		if o.v.days < 1 {
+			return nil, usageError{err: fmt.Errorf("%s: must be at least 1, got %d", o.name, o.v.days), hint: o.name + " 90"}
 		}
+		*o.dst = o.v.days
 	}
 	return &ScanSetup{Config: cfg, Rules: selected, Thresholds: th}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -198,14 +199,22 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
-// Parse reads a configuration document. Unknown keys are errors: a misspelt threshold must not
-// silently fall back to its default.
+// Parse reads a configuration document. Unknown keys are errors, each naming its line, where it
+// is ("rules.password-unused") and the keys known there: a misspelt threshold must not silently
+// fall back to its default.
 func Parse(r io.Reader) (*Config, error) {
 	c := Default()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(r).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
+	}
+	if errs := unknownKeys(&doc, reflect.TypeFor[Config](), ""); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if doc.Kind != 0 {
+		if err := doc.Decode(c); err != nil {
+			return nil, err
+		}
 	}
 	if c.Rules == nil {
 		c.Rules = map[string]RuleConfig{}

@@ -69,7 +69,9 @@ func TestLoadDefaultAndEnv(t *testing.T) {
 func TestLoadInvalid(t *testing.T) {
 	cases := map[string]string{
 		"unknown-rule.yaml":           `unknown rule "console-mfa-mising"`,
-		"unknown-key.yaml":            "field day not found",
+		"unknown-key.yaml":            `config testdata/unknown-key.yaml: line 3: unknown key "day" in rules.password-unused (known: enabled, days, grace)`,
+		"unknown-top-key.yaml":        `config testdata/unknown-top-key.yaml: line 1: unknown key "rule" (known: rules, exemptions, exemption_parameter, exemption_parameter_rules, enforce, journal)`,
+		"unknown-exemption-key.yaml":  `config testdata/unknown-exemption-key.yaml: line 5: unknown key "reasons" in exemptions[0] (known: user, rules, reason, until)`,
 		"bad-duration.yaml":           `invalid duration "one day"`,
 		"days-zero.yaml":              "rules.access-key-unused.days: must be at least 1",
 		"days-on-wrong-rule.yaml":     "rules.root-mfa-missing.days: the rule has no day threshold",
