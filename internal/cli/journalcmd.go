@@ -165,11 +165,24 @@ func runJournalUnlock(ctx context.Context, g *globals, in *JournalInput, account
 }
 
 func loadConfig(g *globals) (*config.Config, error) {
-	cfg, err := config.Load(g.config, g.getenv)
-	if err != nil {
-		return nil, usageError{err: err, hint: "see docs/configuration.md"}
+	cfg, _, err := loadConfigFile(g)
+	return cfg, err
+}
+
+// loadConfigFile finds the configuration file (config.Discover: --config, IAMWARDEN_CONFIG,
+// ./iamwarden.yaml, the XDG config directory), logs which one at info level, and loads it.
+func loadConfigFile(g *globals) (*config.Config, string, error) {
+	path := config.Discover(g.config, g.getenv)
+	if path == "" {
+		g.logger().Info("no configuration file; using the defaults", "looked_for", "--config, IAMWARDEN_CONFIG, ./"+config.FileName+", $XDG_CONFIG_HOME/iamwarden/config.yaml")
+	} else {
+		g.logger().Info("configuration", "file", path)
 	}
-	return cfg, nil
+	cfg, err := config.Load(path, g.getenv)
+	if err != nil {
+		return nil, "", usageError{err: err, hint: "see docs/configuration.md"}
+	}
+	return cfg, path, nil
 }
 
 func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {

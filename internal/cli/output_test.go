@@ -189,3 +189,36 @@ func TestThresholdZero(t *testing.T) {
 		t.Errorf("--password-days 1: exit %d, stderr %s", code, errOut)
 	}
 }
+
+// The configuration file found (here through IAMWARDEN_CONFIG) is used, named in the JSON output
+// and logged at --log-level info.
+func TestConfigFileShown(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "team.yaml")
+	if err := os.WriteFile(cfg, []byte("rules:\n  password-unused:\n    days: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := cli.Env{Getenv: func(k string) string {
+		if k == "IAMWARDEN_CONFIG" {
+			return cfg
+		}
+		return ""
+	}}
+	_, out, errOut := run(t, env, "scan", "--from", demo, "-o", "json", "--log-level", "info")
+	r := decode(t, out)
+	if r.ConfigFile != cfg {
+		t.Errorf("config_file = %q, want %q", r.ConfigFile, cfg)
+	}
+	if !strings.Contains(out, `"threshold_days": 1`) {
+		t.Error("the file's threshold was not applied")
+	}
+	if !strings.Contains(errOut, "level=INFO") || !strings.Contains(errOut, "file="+cfg) {
+		t.Errorf("not logged at info: %q", errOut)
+	}
+	_, out, errOut = run(t, cli.Env{}, "scan", "--from", demo, "-o", "json", "--log-level", "info")
+	if r := decode(t, out); r.ConfigFile != "" || !strings.Contains(out, `"config_file": ""`) {
+		t.Errorf("without a file: config_file = %q", r.ConfigFile)
+	}
+	if !strings.Contains(errOut, "no configuration file") {
+		t.Errorf("defaults not logged: %q", errOut)
+	}
+}

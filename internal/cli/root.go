@@ -126,7 +126,7 @@ func newRoot(g *globals) *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.profile, "profile", "", "AWS shared config profile (default: the SDK's default chain)")
 	pf.StringVar(&g.region, "region", "", "AWS region for the API clients (IAM is global; default us-east-1)")
-	pf.StringVarP(&g.config, "config", "c", "", "configuration file (YAML or JSON); see docs/configuration.md")
+	pf.StringVarP(&g.config, "config", "c", "", "configuration file (YAML or JSON; default: $IAMWARDEN_CONFIG, ./iamwarden.yaml, then $XDG_CONFIG_HOME/iamwarden/config.yaml); see docs/configuration.md")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	pf.StringVarP(&g.output, "output", "o", "", "output format: table, json or csv (default: table on a terminal, json otherwise)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
@@ -134,6 +134,14 @@ func newRoot(g *globals) *cobra.Command {
 	})
 	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g))
 	return root
+}
+
+// logger is the run's logger; before the flags are parsed (never in practice), one that drops.
+func (g *globals) logger() *slog.Logger {
+	if g.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return g.log
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -101,14 +101,15 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 // ScanSetup is the judged configuration shared by scan and, later, enforce.
 type ScanSetup struct {
 	Config     *config.Config
+	ConfigFile string // "" when none was found
 	Rules      []rules.Rule
 	Thresholds rules.Thresholds
 }
 
 func (in *ScanInput) setup(g *globals) (*ScanSetup, error) {
-	cfg, err := config.Load(g.config, g.getenv)
+	cfg, file, err := loadConfigFile(g)
 	if err != nil {
-		return nil, usageError{err: err, hint: "see docs/configuration.md"}
+		return nil, err
 	}
 	if in.Parameter != "" {
 		cfg.ExemptionParameter = in.Parameter
@@ -152,7 +153,7 @@ func (in *ScanInput) setup(g *globals) (*ScanSetup, error) {
 		}
 		*o.dst = o.v.days
 	}
-	return &ScanSetup{Config: cfg, Rules: selected, Thresholds: th}, nil
+	return &ScanSetup{Config: cfg, ConfigFile: file, Rules: selected, Thresholds: th}, nil
 }
 
 // pickRules keeps (keep=true) or drops the named rules, rejecting unknown IDs.
@@ -267,6 +268,7 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if err != nil {
 		return err
 	}
+	res.ConfigFile = setup.ConfigFile
 	if in.Stats && calls != nil {
 		res.Calls = calls()
 		printStats(g.stderr, res.Calls)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -173,6 +174,38 @@ func (d *Date) UnmarshalYAML(n *yaml.Node) error {
 // Default is the configuration used when no file is given: every rule on, documented defaults.
 func Default() *Config {
 	return &Config{Rules: map[string]RuleConfig{}}
+}
+
+// FileName is the configuration file looked for in the current directory.
+const FileName = "iamwarden.yaml"
+
+// Discover returns the configuration file to read: path when given (--config), else
+// $IAMWARDEN_CONFIG, else ./iamwarden.yaml, else $XDG_CONFIG_HOME/iamwarden/config.yaml
+// ($HOME/.config when XDG_CONFIG_HOME is not set). The first two are returned even when the file
+// does not exist (Load then says so: a file asked for must not be skipped); the last two only
+// when it does. "" means none: defaults.
+func Discover(path string, getenv func(string) string) string {
+	if path != "" {
+		return path
+	}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if p := getenv("IAMWARDEN_CONFIG"); p != "" {
+		return p
+	}
+	candidates := []string{FileName}
+	if x := getenv("XDG_CONFIG_HOME"); x != "" {
+		candidates = append(candidates, filepath.Join(x, "iamwarden", "config.yaml"))
+	} else if h := getenv("HOME"); h != "" {
+		candidates = append(candidates, filepath.Join(h, ".config", "iamwarden", "config.yaml"))
+	}
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() {
+			return c
+		}
+	}
+	return ""
 }
 
 // Load reads the file at path (YAML or JSON) over the defaults, applies environment overrides
