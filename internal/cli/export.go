@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iamwarden/iamwarden/internal/inventory"
-	"github.com/iamwarden/iamwarden/internal/report"
 )
 
 // ExportInput is what the export command was asked to do.
@@ -34,7 +33,7 @@ it exactly as the live scan would have at that time.`,
 }
 
 func runExport(ctx context.Context, g *globals, in *ExportInput) error {
-	if _, err := g.format("export", report.FormatTable); err != nil {
+	if _, err := g.format("export"); err != nil {
 		return err
 	}
 	a, err := connect(ctx, g)

@@ -88,7 +88,7 @@ gone: a live holder would go on changing the account beside the next run.`,
 }
 
 func runJournalInit(ctx context.Context, g *globals, in *JournalInput) error {
-	if _, err := g.format("journal init", report.FormatTable); err != nil {
+	if _, err := g.format("journal init"); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(g)
@@ -129,7 +129,7 @@ func runJournalInit(ctx context.Context, g *globals, in *JournalInput) error {
 }
 
 func runJournalUnlock(ctx context.Context, g *globals, in *JournalInput, account string) error {
-	if _, err := g.format("journal unlock", report.FormatTable); err != nil {
+	if _, err := g.format("journal unlock"); err != nil {
 		return err
 	}
 	j, err := openConfiguredJournal(ctx, g, in.Journal)
@@ -186,7 +186,7 @@ func loadConfigFile(g *globals) (*config.Config, string, error) {
 }
 
 func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
-	format, err := g.format("journal list", report.FormatTable, report.FormatJSON)
+	format, err := g.format("journal list")
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
 }
 
 func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string) error {
-	format, err := g.format("journal show", report.FormatTable, report.FormatJSON)
+	format, err := g.format("journal show")
 	if err != nil {
 		return err
 	}

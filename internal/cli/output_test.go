@@ -11,6 +11,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/cli"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
+	"github.com/iamwarden/iamwarden/internal/rules"
 )
 
 // rawControls are what a text or table output must never pass to a terminal.
@@ -220,5 +221,69 @@ func TestConfigFileShown(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "no configuration file") {
 		t.Errorf("defaults not logged: %q", errOut)
+	}
+}
+
+// Shell completion offers rule IDs, policy kinds and each command's output formats.
+func TestCompletion(t *testing.T) {
+	complete := func(args ...string) []string {
+		t.Helper()
+		code, out, errOut := run(t, cli.Env{}, append([]string{"__complete"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d, %s", args, code, errOut)
+		}
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasPrefix(l, ":") {
+				got = append(got, strings.SplitN(l, "\t", 2)[0])
+			}
+		}
+		return got
+	}
+	var ruleIDs []string
+	for _, r := range rules.Registry() {
+		ruleIDs = append(ruleIDs, r.ID)
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"scan", "--rule", ""}, ruleIDs},
+		{[]string{"scan", "--skip-rule", "root-"}, []string{"root-mfa-missing", "root-hardware-mfa-missing", "root-access-key", "root-recently-used"}},
+		{[]string{"policy", "render", ""}, []string{"enforce-mfa", "enforce-mfa-group", "enforce-mfa-scp", "iamwarden-scan", "iamwarden-enforce"}},
+		{[]string{"policy", "render", "enforce-mfa", "--format", ""}, []string{"json", "terraform", "cloudformation"}},
+		{[]string{"scan", "-o", ""}, []string{"table", "json", "csv"}},
+		{[]string{"journal", "list", "--output", ""}, []string{"table", "json"}},
+		{[]string{"policy", "lint", "-o", ""}, []string{"text", "json", "sarif"}},
+		{[]string{"export", "-o", ""}, []string{"table"}},
+	} {
+		if got := complete(c.args...); strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("complete %q = %q, want %q", c.args, got, c.want)
+		}
+	}
+	if code, out, _ := run(t, cli.Env{}, "completion", "bash"); code != 0 || !strings.Contains(out, "__start_iamwarden") {
+		t.Errorf("completion bash: exit %d", code)
+	}
+}
+
+// version prints the build's version and revision, the same that SARIF names as the tool's.
+func TestVersion(t *testing.T) {
+	code, out, _ := run(t, cli.Env{}, "version", "-o", "json")
+	var v struct{ Version, Revision string }
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.Version == "" || v.Revision == "" {
+		t.Fatalf("version -o json: exit %d, %v\n%s", code, err, out)
+	}
+	code, text, _ := run(t, cli.Env{}, "version")
+	if code != 0 || !strings.HasPrefix(text, "iamwarden "+v.Version+" (revision "+v.Revision) {
+		t.Errorf("version: %q", text)
+	}
+	_, out, _ = run(t, cli.Env{}, "policy", "lint", "-o", "sarif", lintData+"seed004_minimal_old.json")
+	var sarif struct {
+		Runs []struct {
+			Tool struct{ Driver struct{ Version string } }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &sarif); err != nil || len(sarif.Runs) != 1 || sarif.Runs[0].Tool.Driver.Version != v.Version {
+		t.Errorf("sarif tool.driver.version is not %q: %v\n%.300s", v.Version, err, out)
 	}
 }

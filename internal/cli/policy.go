@@ -90,6 +90,7 @@ Exit codes: 0 allowed, 1 denied, 2 usage error.`,
 	f.StringVar(&in.Principal, "principal", "", "the principal ARN, e.g. arn:aws:iam::123456789012:user/alice")
 	f.StringVar(&in.Auth, "auth", "", "how the principal signed in: console, access-key, console-mfa or session-mfa")
 	f.StringArrayVar(&in.Context, "context", nil, "request context entry key=type:value (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("auth", fixedCompletion("console", "access-key", "console-mfa", "session-mfa"))
 	return cmd
 }
 
@@ -125,7 +126,7 @@ type contextValue struct {
 }
 
 func runSimulate(g *globals, in *SimulateInput) error {
-	format, err := g.format("policy simulate", report.FormatTable, report.FormatJSON)
+	format, err := g.format("policy simulate")
 	if err != nil {
 		return err
 	}

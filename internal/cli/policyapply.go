@@ -94,7 +94,7 @@ type applyReport struct {
 }
 
 func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
-	format, err := g.format("policy apply", report.FormatTable, report.FormatJSON)
+	format, err := g.format("policy apply")
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,8 @@ Exit codes: 0 no findings, 1 findings, 2 usage error.`,
 	f.BoolVar(&in.Account, "account", false, "lint the live account's customer managed and inline policies")
 	f.StringVar(&in.From, "from", "", "lint the policies of an export directory")
 	f.StringSliceVar(&in.Rules, "rule", nil, "run only these rules (repeatable or comma-separated)")
+	_ = cmd.RegisterFlagCompletionFunc("rule", completeLintRules)
+	_ = cmd.RegisterFlagCompletionFunc("kind", fixedCompletion("identity", "scp"))
 	return cmd
 }
 
@@ -145,7 +147,7 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 	case report.FormatJSON:
 		err = lint.WriteJSON(g.stdout, findings)
 	case report.FormatSARIF:
-		err = lint.WriteSARIF(g.stdout, findings, Version)
+		err = lint.WriteSARIF(g.stdout, findings, currentVersion().Version)
 	default:
 		err = lint.WriteText(g.stdout, safeLintFindings(findings))
 	}
@@ -161,7 +163,7 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 // lintFormat resolves --output for the linter: text, json or sarif; text on a terminal and JSON
 // otherwise when not given.
 func lintFormat(g *globals) (report.Format, error) {
-	return g.format("policy lint", report.FormatText, report.FormatJSON, report.FormatSARIF)
+	return g.format("policy lint")
 }
 
 // safeLintFindings returns findings with every string that comes from a document or a file name

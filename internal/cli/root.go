@@ -20,7 +20,8 @@ import (
 	"github.com/iamwarden/iamwarden/internal/report"
 )
 
-// Version is set at build time with -ldflags "-X github.com/iamwarden/iamwarden/internal/cli.Version=...".
+// Version, when set at build time with -ldflags "-X github.com/iamwarden/iamwarden/internal/cli.Version=...",
+// overrides the module version of the build info (see 'iamwarden version').
 var Version = "dev"
 
 // globals are the flags every command shares.
@@ -113,7 +114,7 @@ func newRoot(g *globals) *cobra.Command {
 		Short:         "Keep the IAM users of AWS accounts safe: MFA, unused credentials, key rotation",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       currentVersion().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			lvl, err := parseLevel(g.logLevel)
 			if err != nil {
@@ -129,10 +130,12 @@ func newRoot(g *globals) *cobra.Command {
 	pf.StringVarP(&g.config, "config", "c", "", "configuration file (YAML or JSON; default: $IAMWARDEN_CONFIG, ./iamwarden.yaml, then $XDG_CONFIG_HOME/iamwarden/config.yaml); see docs/configuration.md")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	pf.StringVarP(&g.output, "output", "o", "", "output format: table, json or csv (default: table on a terminal, json otherwise)")
+	_ = root.RegisterFlagCompletionFunc("output", completeOutput)
+	_ = root.RegisterFlagCompletionFunc("log-level", fixedCompletion("debug", "info", "warn", "error"))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{err: err, hint: "iamwarden --help"}
 	})
-	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g))
+	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g), newVersionCmd(g))
 	return root
 }
 
@@ -152,11 +155,29 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// format resolves --output for a command that prints the formats allowed (table first): the
-// value given, refused with an error when the command does not print it; else table on a
-// terminal and JSON, when the command has it, otherwise. "text" and "table" name the same
-// format, the one for people.
-func (g *globals) format(command string, allowed ...report.Format) (report.Format, error) {
+// outputs are the formats each command prints, table (or text) first. format and the shell
+// completion of --output read them.
+var outputs = map[string][]report.Format{
+	"scan":            {report.FormatTable, report.FormatJSON, report.FormatCSV},
+	"rules":           {report.FormatTable, report.FormatJSON, report.FormatCSV},
+	"export":          {report.FormatTable},
+	"enforce":         {report.FormatTable, report.FormatJSON},
+	"undo":            {report.FormatTable, report.FormatJSON},
+	"journal list":    {report.FormatTable, report.FormatJSON},
+	"journal show":    {report.FormatTable, report.FormatJSON},
+	"journal init":    {report.FormatTable},
+	"journal unlock":  {report.FormatTable},
+	"policy simulate": {report.FormatTable, report.FormatJSON},
+	"policy apply":    {report.FormatTable, report.FormatJSON},
+	"policy lint":     {report.FormatText, report.FormatJSON, report.FormatSARIF},
+	"version":         {report.FormatTable, report.FormatJSON},
+}
+
+// format resolves --output for command (a key of outputs): the value given, refused with an
+// error when the command does not print it; else table on a terminal and JSON, when the command
+// has it, otherwise. "text" and "table" name the same format, the one for people.
+func (g *globals) format(command string) (report.Format, error) {
+	allowed := outputs[command]
 	if g.output == "" {
 		if f, ok := g.stdout.(*os.File); (ok && isTerminal(f)) || !slices.Contains(allowed, report.FormatJSON) {
 			return allowed[0], nil

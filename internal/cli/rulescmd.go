@@ -19,7 +19,7 @@ func newRulesCmd(g *globals) *cobra.Command {
 		Short: "List the rules with their severity, AWS controls and documentation",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			f, err := g.format("rules", report.FormatTable, report.FormatJSON, report.FormatCSV)
+			f, err := g.format("rules")
 			if err != nil {
 				return err
 			}

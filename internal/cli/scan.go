@@ -95,6 +95,8 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	f.Var(&in.Thresholds.keyUnusedDays, "key-unused-days", "access-key-unused threshold in days, at least 1 (default 90)")
 	f.Var(&in.Thresholds.keyAgeDays, "key-max-age-days", "access-key-not-rotated threshold in days, at least 1 (default 90)")
 	f.Var(&in.Thresholds.rootUsedDays, "root-used-days", "root-recently-used window in days, at least 1 (default 1)")
+	_ = cmd.RegisterFlagCompletionFunc("rule", completeRuleIDs)
+	_ = cmd.RegisterFlagCompletionFunc("skip-rule", completeRuleIDs)
 	return cmd
 }
 
@@ -198,7 +200,7 @@ func parseAsOf(s string, base time.Time) (time.Time, error) {
 }
 
 func runScan(ctx context.Context, g *globals, in *ScanInput) error {
-	format, err := g.format("scan", report.FormatTable, report.FormatJSON, report.FormatCSV)
+	format, err := g.format("scan")
 	if err != nil {
 		return err
 	}
