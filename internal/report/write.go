@@ -22,6 +22,9 @@ const (
 	FormatTable Format = "table"
 	FormatJSON  Format = "json"
 	FormatCSV   Format = "csv"
+	// FormatText is the human format of commands whose output is not a table (policy lint).
+	FormatText  Format = "text"
+	FormatSARIF Format = "sarif"
 )
 
 // ParseFormat validates a --output value.
@@ -95,7 +98,8 @@ func encodeJSON(w io.Writer, v any, prefix string) error {
 // csvHeader is the CSV column set; evidence is one JSON column so the set never varies by rule.
 var csvHeader = []string{"account_id", "id", "rule", "severity", "state", "deadline", "principal", "principal_arn", "resource", "controls", "title", "detail", "exemption_reason", "exemption_until", "evidence"}
 
-// WriteCSV writes one row per finding.
+// WriteCSV writes one row per finding. Cells a spreadsheet would evaluate as a formula are
+// neutralised with SafeCell; access key IDs are written whole.
 func WriteCSV(w io.Writer, r *Result) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
@@ -119,6 +123,9 @@ func WriteCSV(w io.Writer, r *Result) error {
 		}
 		row := []string{f.AccountID, f.ID, f.Rule, string(f.Severity), string(f.State), deadline, f.Principal, f.PrincipalARN, f.Resource,
 			strings.Join(f.Controls, "; "), f.Title, f.Detail, reason, until, string(ev)}
+		for i := range row {
+			row[i] = SafeCell(row[i])
+		}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -131,7 +138,7 @@ func WriteCSV(w io.Writer, r *Result) error {
 func WriteTable(w io.Writer, r *Result) error {
 	name := r.AccountID
 	if r.AccountAlias != "" {
-		name += " (" + r.AccountAlias + ")"
+		name += " (" + SafeText(r.AccountAlias) + ")"
 	}
 	fmt.Fprintf(w, "Account %s, %s data read %s, judged as of %s\n", name, r.Source, stamp(r.DataReadAt), stamp(r.AsOf))
 	if r.Partial {
@@ -172,10 +179,10 @@ func WriteTable(w io.Writer, r *Result) error {
 		fmt.Fprintln(w, "No findings.")
 	}
 	for _, p := range r.Errors {
-		fmt.Fprintf(w, "\nerror: %s: %s", p.Where, p.Message)
+		fmt.Fprintf(w, "\nerror: %s: %s", SafeText(p.Where), SafeText(p.Message))
 	}
 	for _, p := range r.Warnings {
-		fmt.Fprintf(w, "\nwarning: %s: %s", p.Where, p.Message)
+		fmt.Fprintf(w, "\nwarning: %s: %s", SafeText(p.Where), SafeText(p.Message))
 	}
 	if len(r.Errors)+len(r.Warnings) > 0 {
 		fmt.Fprintln(w)
