@@ -98,6 +98,7 @@ type simulateOutput struct {
 	Decision  string           `json:"decision"`
 	Deciding  []decidingOutput `json:"deciding_statements"`
 	Missing   string           `json:"missing_allow,omitempty"`
+	Rule      string           `json:"aws_rule,omitempty"`
 	Request   requestOutput    `json:"request"`
 	Reasoning string           `json:"reason"`
 }
@@ -141,6 +142,7 @@ func runSimulate(g *globals, in *SimulateInput) error {
 		Decision: d.Result.String(),
 		Deciding: []decidingOutput{},
 		Missing:  d.Missing,
+		Rule:     d.Rule,
 		Request: requestOutput{Principal: req.Principal, Action: req.Action, Resource: req.Resource,
 			ResourceAccount: req.ResourceAccount, Context: map[string]contextValue{}},
 		Reasoning: reason(d),
@@ -167,6 +169,9 @@ func runSimulate(g *globals, in *SimulateInput) error {
 }
 
 func reason(d policy.Decision) string {
+	if d.Rule != "" {
+		return d.Rule
+	}
 	switch d.Result {
 	case policy.Allowed:
 		return "allowed by the statements below"

@@ -229,3 +229,56 @@ func TestPolicySimulateDocExamples(t *testing.T) {
 		}
 	}
 }
+
+// simulateJSON runs 'policy simulate -o json' and decodes the answer.
+func simulateJSON(t *testing.T, args ...string) (int, map[string]any) {
+	t.Helper()
+	err, out := simulate(t, "json", args...)
+	var res map[string]any
+	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+		t.Fatalf("%v (%v) in %q", jerr, err, out)
+	}
+	return exitCode(err), res
+}
+
+func writePolicy(t *testing.T, text string) string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name()
+}
+
+func TestPolicySimulateGetSessionToken(t *testing.T) {
+	deny := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sts:*","Resource":"*"}]}`)
+	code, res := simulateJSON(t, "--policy", deny, "--action", "sts:GetSessionToken",
+		"--principal", "arn:aws:iam::123456789012:user/alice", "--auth", "access-key")
+	if code != 0 || res["decision"] != "allowed" {
+		t.Fatalf("exit %d, decision %v: a policy cannot deny sts:GetSessionToken", code, res["decision"])
+	}
+	if rule, _ := res["aws_rule"].(string); !strings.Contains(rule, "GetSessionToken") || res["reason"] != rule {
+		t.Errorf("aws_rule %q, reason %q: want the rule that decided", rule, res["reason"])
+	}
+}
+
+func TestPolicySimulateAssumedRolePrincipal(t *testing.T) {
+	p := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*",
+		"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/Dev"}}}]}`)
+	code, res := simulateJSON(t, "--policy", p, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k",
+		"--principal", "arn:aws:sts::123456789012:assumed-role/Dev/alice")
+	if code != 0 {
+		t.Errorf("exit %d, decision %v, want allowed", code, res["decision"])
+	}
+	ctx := res["request"].(map[string]any)["context"].(map[string]any)
+	arn := ctx["aws:PrincipalArn"].(map[string]any)["values"].([]any)
+	if len(arn) != 1 || arn[0] != "arn:aws:iam::123456789012:role/Dev" {
+		t.Errorf("aws:PrincipalArn = %v, want the role ARN", arn)
+	}
+}

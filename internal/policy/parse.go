@@ -20,6 +20,7 @@ const (
 	KindBoundary             // permissions boundary
 	KindSCP                  // AWS Organizations service control policy
 	KindResource             // resource-based policy (bucket policy, trust policy...)
+	KindSession              // session policy passed to AssumeRole* or GetFederationToken
 )
 
 func (k Kind) String() string {
@@ -32,6 +33,8 @@ func (k Kind) String() string {
 		return "scp"
 	case KindResource:
 		return "resource"
+	case KindSession:
+		return "session"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

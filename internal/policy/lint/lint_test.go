@@ -72,6 +72,9 @@ func TestSeedPolicies(t *testing.T) {
 		// BoolIfExists true lets access keys through, to the MFA devices too.
 		{"allow_ifexists_true.json", policy.KindIdentity, []string{"mfa-allow-ifexists-true error", "mfa-deactivate-without-mfa error"}},
 		{"invalid.json", policy.KindIdentity, []string{"invalid-policy error"}},
+		// sts:GetSessionToken is missing from the NotAction list: no policy can deny it
+		// (Permissions for GetSessionToken), so users still get MFA sessions.
+		{"deny_covers_get_session_token.json", policy.KindIdentity, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
