@@ -282,3 +282,11 @@ func TestPolicySimulateAssumedRolePrincipal(t *testing.T) {
 		t.Errorf("aws:PrincipalArn = %v, want the role ARN", arn)
 	}
 }
+
+func TestPolicySimulateRefusesDuplicateKeys(t *testing.T) {
+	p := writePolicy(t, "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\n\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}")
+	err, _ := simulate(t, "json", "--policy", p, "--action", "s3:GetObject")
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), `duplicate key "Effect"`) || !strings.Contains(err.Error(), ":2:") {
+		t.Errorf("exit %d (%v): want a usage error naming the duplicate key and its line", exitCode(err), err)
+	}
+}

@@ -374,3 +374,11 @@ func TestSARIFStructure(t *testing.T) {
 		}
 	}
 }
+
+func TestDuplicateKeyIsAnError(t *testing.T) {
+	fs := lintFile(t, "duplicate_effect.json", policy.KindIdentity)
+	if len(fs) != 1 || fs[0].Rule != lint.RuleInvalidPolicy || fs[0].Severity != lint.SeverityError || fs[0].Line != 6 ||
+		!strings.Contains(fs[0].Message, `duplicate key "Effect"`) {
+		t.Errorf("findings %+v: want one invalid-policy error on line 6 naming the duplicate Effect", fs)
+	}
+}
