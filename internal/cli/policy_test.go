@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -290,3 +291,75 @@ func TestPolicySimulateRefusesDuplicateKeys(t *testing.T) {
 		t.Errorf("exit %d (%v): want a usage error naming the duplicate key and its line", exitCode(err), err)
 	}
 }
+
+func TestPolicySimulateSCPsPerLevel(t *testing.T) {
+	full := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"FullAWSAccess","Effect":"Allow","Action":"*","Resource":"*"}]}`)
+	denyEC2 := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"NoEC2","Effect":"Deny","Action":"ec2:*","Resource":"*"}]}`)
+	denyOnly := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"NoKMS","Effect":"Deny","Action":"kms:*","Resource":"*"}]}`)
+	admin := writePolicy(t, allowAllText)
+	tests := []struct {
+		name     string
+		scps     []string
+		action   string
+		code     int
+		decision string
+		missing  string
+	}{
+		{"a Deny-only SCP beside FullAWSAccess at the root", []string{full + "," + denyOnly}, "s3:GetObject", 0, "allowed", ""},
+		{"its Deny applies", []string{full + "," + denyOnly}, "kms:Decrypt", 1, "explicit_deny", ""},
+		{"a level of Deny-only SCPs allows nothing", []string{full, denyOnly + "," + denyEC2}, "s3:GetObject", 1, "implicit_deny", "scp level 1"},
+		{"two levels, each with FullAWSAccess", []string{full + "," + denyEC2, denyOnly + "," + full}, "ec2:RunInstances", 1, "explicit_deny", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"--policy", admin, "--action", tc.action}
+			for _, s := range tc.scps {
+				args = append(args, "--scp", s)
+			}
+			code, res := simulateJSON(t, args...)
+			if code != tc.code || res["decision"] != tc.decision || (tc.missing != "" && res["missing_allow"] != tc.missing) {
+				t.Errorf("exit %d, %v, missing %v; want %d, %s, %q", code, res["decision"], res["missing_allow"], tc.code, tc.decision, tc.missing)
+			}
+		})
+	}
+}
+
+func TestPolicySimulateSessionPolicies(t *testing.T) {
+	admin := writePolicy(t, allowAllText)
+	s3Only := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"S3","Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
+	ec2Only := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"EC2","Effect":"Allow","Action":"ec2:*","Resource":"*"}]}`)
+	const role = "arn:aws:sts::123456789012:assumed-role/Dev/alice"
+	tests := []struct {
+		name     string
+		sessions []string
+		action   string
+		code     int
+		missing  string
+	}{
+		{"inside the session policy", []string{s3Only}, "s3:GetObject", 0, ""},
+		{"outside it", []string{s3Only}, "iam:CreateUser", 1, "session"},
+		{"several session policies: any of them may allow", []string{s3Only, ec2Only}, "ec2:RunInstances", 0, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"--policy", admin, "--action", tc.action, "--principal", role}
+			for _, s := range tc.sessions {
+				args = append(args, "--session-policy", s)
+			}
+			code, res := simulateJSON(t, args...)
+			if code != tc.code || (tc.missing != "" && res["missing_allow"] != tc.missing) {
+				t.Errorf("exit %d (%v), missing %v; want %d, %q", code, res["decision"], res["missing_allow"], tc.code, tc.missing)
+			}
+			if tc.code == 0 && !strings.Contains(fmt.Sprint(res["deciding_statements"]), "session") {
+				t.Errorf("the session policy statement is not among the deciding ones: %v", res["deciding_statements"])
+			}
+		})
+	}
+	// A session policy with a principal is malformed.
+	bad := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}`)
+	if err, _ := simulate(t, "json", "--policy", admin, "--action", "s3:GetObject", "--session-policy", bad); exitCode(err) != 2 {
+		t.Errorf("exit %d (%v), want a usage error", exitCode(err), err)
+	}
+}
+
+const allowAllText = `{"Version":"2012-10-17","Statement":[{"Sid":"Admin","Effect":"Allow","Action":"*","Resource":"*"}]}`
