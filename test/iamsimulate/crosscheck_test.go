@@ -83,6 +83,7 @@ type simCase struct {
 	Boundary        any            `json:"boundary,omitempty"`
 	SCPs            [][]any        `json:"scps,omitempty"`
 	ResourcePolicy  any            `json:"resourcePolicy,omitempty"`
+	SessionPolicy   any            `json:"sessionPolicy,omitempty"`
 
 	set *policy.PolicySet
 	req *policy.Request
@@ -215,6 +216,7 @@ const (
 	diffShortARNNotResource = "NotResource entry with fewer than six ARN segments"
 	diffUnresolvedNotRes    = "NotResource entry whose unresolvable variable lies after a mismatch"
 	diffGetSessionToken     = "sts:GetSessionToken cannot be restricted by policies"
+	diffSessionARNGrant     = "a resource-policy grant to a session ARN is not limited by session policies"
 )
 
 func knownDifference(t *testing.T, c *simCase, theirs string) string {
