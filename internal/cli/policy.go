@@ -20,8 +20,9 @@ import (
 type SimulateInput struct {
 	Policies         []string // identity policy files
 	Boundary         string   // permissions boundary file
-	SCPs             []string // one file per organization level, root first
+	SCPs             []string // one organization level each, root first: files separated by commas
 	ResourcePolicies []string
+	SessionPolicies  []string // session policy files
 	Action           string
 	Resource         string
 	ResourceAccount  string
@@ -54,13 +55,17 @@ func newPolicySimulateCmd(g *globals) *cobra.Command {
 		Long: `Decide whether a request is allowed by a set of policy documents, offline.
 
 Identity policies (--policy), a permissions boundary (--boundary), service control policies
-(--scp, one file per organization level from the root to the account) and resource policies
-(--resource-policy) are evaluated with AWS's logic: an explicit Deny anywhere wins; otherwise the
-identity policies, the boundary and every SCP level must allow. The answer names the statements
-that decided it.
+(--scp, one flag per organization level from the root to the account, each naming the SCPs
+attached at that level separated by commas), resource policies (--resource-policy) and the
+session policies of a role session (--session-policy) are evaluated with AWS's logic: an
+explicit Deny anywhere wins; otherwise the identity policies, the boundary, every SCP level and
+the session policies must allow. The answer names the statements that decided it.
+sts:GetSessionToken is allowed to IAM users whatever the policies: AWS does not let policies
+control it.
 
 A user principal ARN supplies aws:username, aws:PrincipalArn, aws:PrincipalAccount and
-aws:PrincipalType. --auth adds the MFA keys as AWS sends them: console (MultiFactorAuthPresent
+aws:PrincipalType; a role session ARN (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION) supplies
+the role's ARN as aws:PrincipalArn. --auth adds the MFA keys as AWS sends them: console (MultiFactorAuthPresent
 "false"), access-key (no MFA keys at all), console-mfa and session-mfa ("true").
 
 Context values: --context key=type:value, type being one of string, stringList, numeric,
@@ -73,7 +78,11 @@ Exit codes: 0 allowed, 1 denied, 2 usage error.`,
       --principal arn:aws:iam::123456789012:user/alice --auth access-key
   iamwarden policy simulate --policy p.json --action iam:CreateVirtualMFADevice \
       --resource arn:aws:iam::123456789012:mfa/phone \
-      --context aws:username=string:alice --context aws:MultiFactorAuthPresent=boolean:false`,
+      --context aws:username=string:alice --context aws:MultiFactorAuthPresent=boolean:false
+  iamwarden policy simulate --policy admin.json --scp FullAWSAccess.json,deny-regions.json \
+      --scp FullAWSAccess.json --action ec2:RunInstances
+  iamwarden policy simulate --policy dev-role.json --session-policy s3-only.json \
+      --principal arn:aws:sts::123456789012:assumed-role/Dev/alice --action s3:GetObject`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSimulate(g, in)
@@ -82,8 +91,9 @@ Exit codes: 0 allowed, 1 denied, 2 usage error.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&in.Policies, "policy", nil, "identity policy file (repeatable; JSON or URL-encoded JSON)")
 	f.StringVar(&in.Boundary, "boundary", "", "permissions boundary policy file")
-	f.StringArrayVar(&in.SCPs, "scp", nil, "service control policy file, one per organization level from the root (repeatable)")
+	f.StringArrayVar(&in.SCPs, "scp", nil, "the service control policies of one organization level, FILE[,FILE...]; repeat per level from the root")
 	f.StringArrayVar(&in.ResourcePolicies, "resource-policy", nil, "resource-based policy file (repeatable)")
+	f.StringArrayVar(&in.SessionPolicies, "session-policy", nil, "session policy file of the principal's session (repeatable)")
 	f.StringVar(&in.Action, "action", "", "the action, service:Action (required)")
 	f.StringVar(&in.Resource, "resource", "*", "the resource ARN")
 	f.StringVar(&in.ResourceAccount, "resource-account", "", "account owning the resource when its ARN has none (S3); default: the ARN's account")
@@ -99,6 +109,7 @@ type simulateOutput struct {
 	Decision  string           `json:"decision"`
 	Deciding  []decidingOutput `json:"deciding_statements"`
 	Missing   string           `json:"missing_allow,omitempty"`
+	Rule      string           `json:"aws_rule,omitempty"`
 	Request   requestOutput    `json:"request"`
 	Reasoning string           `json:"reason"`
 }
@@ -142,6 +153,7 @@ func runSimulate(g *globals, in *SimulateInput) error {
 		Decision: d.Result.String(),
 		Deciding: []decidingOutput{},
 		Missing:  d.Missing,
+		Rule:     d.Rule,
 		Request: requestOutput{Principal: req.Principal, Action: req.Action, Resource: req.Resource,
 			ResourceAccount: req.ResourceAccount, Context: map[string]contextValue{}},
 		Reasoning: reason(d),
@@ -168,6 +180,9 @@ func runSimulate(g *globals, in *SimulateInput) error {
 }
 
 func reason(d policy.Decision) string {
+	if d.Rule != "" {
+		return d.Rule
+	}
 	switch d.Result {
 	case policy.Allowed:
 		return "allowed by the statements below"
@@ -202,12 +217,26 @@ func buildSimulation(g *globals, in *SimulateInput) (*policy.PolicySet, *policy.
 		}
 		set.Boundary = p
 	}
-	for _, f := range in.SCPs {
-		p, err := loadPolicy(f, policy.KindSCP)
+	for i, level := range in.SCPs {
+		var ps []*policy.Policy
+		for _, f := range strings.Split(level, ",") {
+			if f == "" {
+				return nil, nil, usageError{err: fmt.Errorf("--scp %q: empty file name at level %d", level, i), hint: "--scp FullAWSAccess.json,deny.json"}
+			}
+			p, err := loadPolicy(f, policy.KindSCP)
+			if err != nil {
+				return nil, nil, err
+			}
+			ps = append(ps, p)
+		}
+		set.SCPs = append(set.SCPs, ps)
+	}
+	for _, f := range in.SessionPolicies {
+		p, err := loadPolicy(f, policy.KindSession)
 		if err != nil {
 			return nil, nil, err
 		}
-		set.SCPs = append(set.SCPs, []*policy.Policy{p})
+		set.SessionPolicies = append(set.SessionPolicies, p)
 	}
 	for _, f := range in.ResourcePolicies {
 		p, err := loadPolicy(f, policy.KindResource)
