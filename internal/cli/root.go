@@ -74,12 +74,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
-	if env.AWSConfig == nil {
-		env.AWSConfig = func(ctx context.Context, profile, region string) (aws.Config, error) {
-			return awsapi.LoadConfig(ctx, awsapi.Options{Profile: profile, Region: region})
+	g := &globals{stdin: env.Stdin, stdout: env.Stdout, stderr: env.Stderr, getenv: env.Getenv, now: env.Now, awsCfg: env.AWSConfig}
+	if g.awsCfg == nil {
+		g.awsCfg = func(ctx context.Context, profile, region string) (aws.Config, error) {
+			return awsapi.LoadConfig(ctx, awsapi.Options{Profile: profile, Region: region, Logger: g.log})
 		}
 	}
-	g := &globals{stdin: env.Stdin, stdout: env.Stdout, stderr: env.Stderr, getenv: env.Getenv, now: env.Now, awsCfg: env.AWSConfig}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetOut(env.Stdout)
