@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/url"
-	"strings"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
@@ -178,6 +177,5 @@ func KindHint(k Kind) string {
 	}
 }
 
-// Hint is what to try for err, empty when there is none: KindHint without its "try: " lead,
-// for callers that print their own.
-func Hint(err error) string { return strings.TrimPrefix(KindHint(ClassifyError(err)), "try: ") }
+// Hint is the advice for err, empty when there is none.
+func Hint(err error) string { return KindHint(ClassifyError(err)) }

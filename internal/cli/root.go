@@ -95,7 +95,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	fmt.Fprintf(env.Stderr, "iamwarden: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) && ue.hint != "" {
-		fmt.Fprintf(env.Stderr, "try: %s\n", ue.hint)
+		fmt.Fprintf(env.Stderr, "try: %s\n", strings.TrimPrefix(ue.hint, "try: ")) // AWS hints carry their own lead
 	}
 	return report.ExitError
 }
