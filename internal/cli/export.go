@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +33,9 @@ it exactly as the live scan would have at that time.`,
 }
 
 func runExport(ctx context.Context, g *globals, in *ExportInput) error {
+	if _, err := g.format("export"); err != nil {
+		return err
+	}
 	a, err := connect(ctx, g)
 	if err != nil {
 		return err
@@ -47,9 +51,9 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 	if err := inventory.WriteExport(in.Dir, raw); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	fmt.Fprintf(g.stdout, "exported account %s to %s\n", raw.AccountID, in.Dir)
+	fmt.Fprintf(g.stdout, "exported account %s to %s\n", raw.AccountID, textSafe(in.Dir))
 	for _, p := range raw.Problems {
-		fmt.Fprintf(g.stderr, "warning: %s: %s\n", p.Where, p.Message)
+		fmt.Fprintf(g.stderr, "warning: %s: %s\n", textSafe(p.Where), textSafe(problemText(p)))
 	}
 	if len(raw.Problems) > 0 {
 		return exitError{code: 3}
@@ -95,4 +99,12 @@ func readPerUser(ctx context.Context, loader *inventory.Loader, raw *inventory.R
 		}
 	}
 	return nil
+}
+
+// problemText is a problem's message, with the user it concerns when there is one.
+func problemText(p inventory.Problem) string {
+	if p.Principal != "" && !strings.Contains(p.Message, p.Principal) {
+		return p.Principal + ": " + p.Message
+	}
+	return p.Message
 }

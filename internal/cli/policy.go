@@ -90,6 +90,7 @@ Exit codes: 0 allowed, 1 denied, 2 usage error.`,
 	f.StringVar(&in.Principal, "principal", "", "the principal ARN, e.g. arn:aws:iam::123456789012:user/alice")
 	f.StringVar(&in.Auth, "auth", "", "how the principal signed in: console, access-key, console-mfa or session-mfa")
 	f.StringArrayVar(&in.Context, "context", nil, "request context entry key=type:value (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("auth", fixedCompletion("console", "access-key", "console-mfa", "session-mfa"))
 	return cmd
 }
 
@@ -125,7 +126,7 @@ type contextValue struct {
 }
 
 func runSimulate(g *globals, in *SimulateInput) error {
-	format, err := g.format()
+	format, err := g.format("policy simulate")
 	if err != nil {
 		return err
 	}
@@ -269,17 +270,19 @@ func loadPolicy(path string, kind policy.Kind) (*policy.Policy, error) {
 	return p, nil
 }
 
+// writeSimulateTable prints a decision for people: every string from the request or the documents
+// is escaped (report.SafeText).
 func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "decision:\t%s\n", out.Decision)
-	fmt.Fprintf(tw, "reason:\t%s\n", out.Reasoning)
+	fmt.Fprintf(tw, "reason:\t%s\n", textSafe(out.Reasoning))
 	if out.Request.Principal != "" {
-		fmt.Fprintf(tw, "principal:\t%s\n", out.Request.Principal)
+		fmt.Fprintf(tw, "principal:\t%s\n", textSafe(out.Request.Principal))
 	}
-	fmt.Fprintf(tw, "action:\t%s\n", out.Request.Action)
-	fmt.Fprintf(tw, "resource:\t%s\n", out.Request.Resource)
+	fmt.Fprintf(tw, "action:\t%s\n", textSafe(out.Request.Action))
+	fmt.Fprintf(tw, "resource:\t%s\n", textSafe(out.Request.Resource))
 	if out.Request.ResourceAccount != "" {
-		fmt.Fprintf(tw, "resource account:\t%s\n", out.Request.ResourceAccount)
+		fmt.Fprintf(tw, "resource account:\t%s\n", textSafe(out.Request.ResourceAccount))
 	}
 	keys := make([]string, 0, len(out.Request.Context))
 	for k := range out.Request.Context {
@@ -288,7 +291,7 @@ func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := out.Request.Context[k]
-		fmt.Fprintf(tw, "context:\t%s=%s:%s\n", k, v.Type, strings.Join(v.Values, ","))
+		fmt.Fprintf(tw, "context:\t%s\n", textSafe(k+"="+v.Type+":"+strings.Join(v.Values, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -300,7 +303,7 @@ func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE:LINE\tKIND\tSTATEMENT\tSID\tEFFECT")
 	for _, s := range out.Deciding {
-		fmt.Fprintf(tw, "%s:%d\t%s\t%d\t%s\t%s\n", s.File, s.Line, s.Kind, s.Index, dash(s.Sid), s.Effect)
+		fmt.Fprintf(tw, "%s:%d\t%s\t%d\t%s\t%s\n", textSafe(s.File), s.Line, s.Kind, s.Index, textSafe(dash(s.Sid)), textSafe(s.Effect))
 	}
 	return tw.Flush()
 }

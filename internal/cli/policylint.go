@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +11,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/policy/lint"
+	"github.com/iamwarden/iamwarden/internal/report"
 )
 
 // LintInput is what 'policy lint' was asked to check.
@@ -67,6 +67,8 @@ Exit codes: 0 no findings, 1 findings, 2 usage error.`,
 	f.BoolVar(&in.Account, "account", false, "lint the live account's customer managed and inline policies")
 	f.StringVar(&in.From, "from", "", "lint the policies of an export directory")
 	f.StringSliceVar(&in.Rules, "rule", nil, "run only these rules (repeatable or comma-separated)")
+	_ = cmd.RegisterFlagCompletionFunc("rule", completeLintRules)
+	_ = cmd.RegisterFlagCompletionFunc("kind", fixedCompletion("identity", "scp"))
 	return cmd
 }
 
@@ -146,12 +148,12 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 	}
 	findings := lint.LintRules(docs, rules)
 	switch format {
-	case "json":
+	case report.FormatJSON:
 		err = lint.WriteJSON(g.stdout, findings)
-	case "sarif":
-		err = lint.WriteSARIF(g.stdout, findings, Version)
+	case report.FormatSARIF:
+		err = lint.WriteSARIF(g.stdout, findings, currentVersion().Version)
 	default:
-		err = lint.WriteText(g.stdout, findings)
+		err = lint.WriteText(g.stdout, safeLintFindings(findings))
 	}
 	if err != nil {
 		return fmt.Errorf("write findings: %w", err)
@@ -164,19 +166,17 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 
 // lintFormat resolves --output for the linter: text, json or sarif; text on a terminal and JSON
 // otherwise when not given.
-func lintFormat(g *globals) (string, error) {
-	switch strings.ToLower(g.output) {
-	case "text", "table":
-		return "text", nil
-	case "json":
-		return "json", nil
-	case "sarif":
-		return "sarif", nil
-	case "":
-		if f, ok := g.stdout.(*os.File); ok && isTerminal(f) {
-			return "text", nil
-		}
-		return "json", nil
+func lintFormat(g *globals) (report.Format, error) {
+	return g.format("policy lint")
+}
+
+// safeLintFindings returns findings with every string that comes from a document or a file name
+// escaped for a terminal (report.SafeText); JSON and SARIF carry them as they are.
+func safeLintFindings(findings []lint.Finding) []lint.Finding {
+	out := make([]lint.Finding, len(findings))
+	for i, f := range findings {
+		f.File, f.Policy, f.Sid, f.Message = textSafe(f.File), textSafe(f.Policy), textSafe(f.Sid), textSafe(f.Message)
+		out[i] = f
 	}
-	return "", usageError{err: fmt.Errorf("policy lint prints text, json or sarif, not %q", g.output), hint: "--output text|json|sarif"}
+	return out
 }
