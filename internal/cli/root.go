@@ -76,12 +76,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
-	if env.AWSConfig == nil {
-		env.AWSConfig = func(ctx context.Context, profile, region string) (aws.Config, error) {
-			return awsapi.LoadConfig(ctx, awsapi.Options{Profile: profile, Region: region})
+	g := &globals{stdin: env.Stdin, stdout: env.Stdout, stderr: env.Stderr, getenv: env.Getenv, now: env.Now, awsCfg: env.AWSConfig}
+	if g.awsCfg == nil {
+		g.awsCfg = func(ctx context.Context, profile, region string) (aws.Config, error) {
+			return awsapi.LoadConfig(ctx, awsapi.Options{Profile: profile, Region: region, Logger: g.log})
 		}
 	}
-	g := &globals{stdin: env.Stdin, stdout: env.Stdout, stderr: env.Stderr, getenv: env.Getenv, now: env.Now, awsCfg: env.AWSConfig}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetOut(env.Stdout)
@@ -103,7 +103,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	fmt.Fprintf(env.Stderr, "iamwarden: %s\n", strings.Join(lines, "\n  "))
 	var ue usageError
 	if errors.As(err, &ue) && ue.hint != "" {
-		fmt.Fprintf(env.Stderr, "try: %s\n", report.SafeText(ue.hint))
+		fmt.Fprintf(env.Stderr, "try: %s\n", report.SafeText(strings.TrimPrefix(ue.hint, "try: "))) // AWS hints carry their own lead
 	}
 	return report.ExitError
 }
