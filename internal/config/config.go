@@ -1,5 +1,5 @@
 // Package config holds iamwarden's settings: which rules run, their thresholds and the
-// exemptions. One struct serves the CLI and the Lambda: Default, then Parse a file, then
+// exemptions. One struct serves every command: Default, then Parse a file, then
 // environment overrides, then Validate.
 package config
 
@@ -255,7 +255,7 @@ func Parse(r io.Reader) (*Config, error) {
 	return c, nil
 }
 
-// applyEnv applies IAMWARDEN_EXEMPTION_PARAMETER, the one setting the Lambda needs from its
+// applyEnv applies IAMWARDEN_EXEMPTION_PARAMETER, a setting an unattended run takes from its
 // environment without a file.
 func (c *Config) applyEnv(getenv func(string) string) {
 	if getenv == nil {
