@@ -2,6 +2,9 @@ package awsapi
 
 import (
 	"errors"
+	"net"
+	"net/url"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/smithy-go"
@@ -23,6 +26,15 @@ const (
 	InvalidCredentials
 	// NoSuchEntity: the thing asked about does not exist.
 	NoSuchEntity
+	// NoCredentials: no source in the SDK's chain (flags, environment, shared files, SSO,
+	// instance roles) gave credentials.
+	NoCredentials
+	// ConnectionRefused: nothing listens at the endpoint.
+	ConnectionRefused
+	// HostNotFound: the endpoint's host name does not resolve.
+	HostNotFound
+	// Timeout: the endpoint did not answer in time.
+	Timeout
 )
 
 // String names the kind.
@@ -38,6 +50,14 @@ func (k Kind) String() string {
 		return "invalid credentials"
 	case NoSuchEntity:
 		return "no such entity"
+	case NoCredentials:
+		return "no credentials"
+	case ConnectionRefused:
+		return "connection refused"
+	case HostNotFound:
+		return "host not found"
+	case Timeout:
+		return "timeout"
 	default:
 		return "error"
 	}
@@ -69,6 +89,13 @@ var codeKinds = map[string]Kind{
 	"NoSuchEntityException":       NoSuchEntity,
 }
 
+// CredentialsError is the failure of the credential chain LoadConfig sets up: no source gave
+// credentials, or the one that should have failed.
+type CredentialsError struct{ Err error }
+
+func (e *CredentialsError) Error() string { return "no credentials: " + e.Err.Error() }
+func (e *CredentialsError) Unwrap() error { return e.Err }
+
 // ClassifyError says what kind of failure err is, from the error's type and AWS error code,
 // never from its message.
 func ClassifyError(err error) Kind {
@@ -85,7 +112,45 @@ func ClassifyError(err error) Kind {
 			return k
 		}
 	}
+	// A network failure while looking for credentials (an instance metadata service that is
+	// not there) means there are none, not that the AWS endpoint is down.
+	var credErr *CredentialsError
+	if errors.As(err, &credErr) {
+		return NoCredentials
+	}
+	return networkKind(err)
+}
+
+// networkKind classifies a failure to reach an endpoint by the net package's error types.
+func networkKind(err error) Kind {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return HostNotFound
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" && errors.Is(opErr, syscall.ECONNREFUSED) {
+		return ConnectionRefused
+	}
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) && urlErr.Timeout() {
+		return Timeout
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return Timeout
+	}
 	return Other
+}
+
+// isDialError reports whether err is a failure to open a connection at all: refused, an
+// unknown host, or a dial that timed out. Retrying those at length does not help.
+func isDialError(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // KindHint is the advice shown with an error of kind k, empty when there is none.
@@ -99,6 +164,14 @@ func KindHint(k Kind) string {
 		return "try: aws sso login (or refresh the session credentials of the profile in use)"
 	case InvalidCredentials:
 		return "try: aws sts get-caller-identity to check the credentials in use, or pick another --profile"
+	case NoCredentials:
+		return "try: --profile NAME (or AWS_PROFILE=NAME) for a profile of ~/.aws/config, aws sso login for an SSO profile, or aws configure"
+	case ConnectionRefused:
+		return "try: check the endpoint in use: nothing listens there (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IAM, endpoint_url in the profile)"
+	case HostNotFound:
+		return "try: check the network's DNS and the endpoint in use (AWS_ENDPOINT_URL, endpoint_url in the profile)"
+	case Timeout:
+		return "try: check the network, a proxy in HTTPS_PROXY, and the endpoint in use (AWS_ENDPOINT_URL)"
 	default:
 		return ""
 	}

@@ -87,7 +87,7 @@ type enforceReport struct {
 }
 
 func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
-	format, err := g.format()
+	format, err := g.format("enforce")
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +35,9 @@ it exactly as the live scan would have at that time.`,
 }
 
 func runExport(ctx context.Context, g *globals, in *ExportInput) error {
+	if _, err := g.format("export"); err != nil {
+		return err
+	}
 	a, err := connect(ctx, g)
 	if err != nil {
 		return err
@@ -52,9 +56,9 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 	if err := inventory.WriteExport(in.Dir, raw); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	fmt.Fprintf(g.stdout, "exported account %s to %s\n", raw.AccountID, in.Dir)
+	fmt.Fprintf(g.stdout, "exported account %s to %s\n", raw.AccountID, textSafe(in.Dir))
 	for _, p := range raw.Problems {
-		fmt.Fprintf(g.stderr, "warning: %s: %s\n", p.Where, p.Message)
+		fmt.Fprintf(g.stderr, "warning: %s: %s\n", textSafe(p.Where), textSafe(problemText(p)))
 	}
 	if len(raw.Problems) > 0 {
 		return exitError{code: 3}
@@ -65,9 +69,9 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 // readPerUser adds what the credential report lacks to raw, so that an offline scan judges
 // as a live one: the IDs of every access key (one ListAccessKeys call per user with keys) and
 // the login profile creation of console users without MFA (one GetLoginProfile call each; the
-// report only says when the password last changed). Last use is not exported, so two keys of a
-// user created in the same second with the same status, which a live scan tells apart by it,
-// stay undecided offline.
+// report only says when the password last changed), and the last use of keys only it tells
+// apart (two keys of a user created in the same second with the same status), which a live scan
+// reads for them.
 func readPerUser(ctx context.Context, loader *inventory.Loader, raw *inventory.Raw) error {
 	_, users, _, err := inventory.ParseCredentialReport(raw.CredentialReport, raw.ReportName)
 	if err != nil {
@@ -131,4 +135,12 @@ func readLastUses(ctx context.Context, loader *inventory.Loader, u inventory.Use
 		raw.KeyLastUses[id] = rec
 	}
 	return nil
+}
+
+// problemText is a problem's message, with the user it concerns when there is one.
+func problemText(p inventory.Problem) string {
+	if p.Principal != "" && !strings.Contains(p.Message, p.Principal) {
+		return p.Principal + ": " + p.Message
+	}
+	return p.Message
 }

@@ -88,6 +88,9 @@ gone: a live holder would go on changing the account beside the next run.`,
 }
 
 func runJournalInit(ctx context.Context, g *globals, in *JournalInput) error {
+	if _, err := g.format("journal init"); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(g)
 	if err != nil {
 		return err
@@ -126,6 +129,9 @@ func runJournalInit(ctx context.Context, g *globals, in *JournalInput) error {
 }
 
 func runJournalUnlock(ctx context.Context, g *globals, in *JournalInput, account string) error {
+	if _, err := g.format("journal unlock"); err != nil {
+		return err
+	}
 	j, err := openConfiguredJournal(ctx, g, in.Journal)
 	if err != nil {
 		return err
@@ -159,15 +165,28 @@ func runJournalUnlock(ctx context.Context, g *globals, in *JournalInput, account
 }
 
 func loadConfig(g *globals) (*config.Config, error) {
-	cfg, err := config.Load(g.config, g.getenv)
-	if err != nil {
-		return nil, usageError{err: err, hint: "see docs/configuration.md"}
+	cfg, _, err := loadConfigFile(g)
+	return cfg, err
+}
+
+// loadConfigFile finds the configuration file (config.Discover: --config, IAMWARDEN_CONFIG,
+// ./iamwarden.yaml, the XDG config directory), logs which one at info level, and loads it.
+func loadConfigFile(g *globals) (*config.Config, string, error) {
+	path := config.Discover(g.config, g.getenv)
+	if path == "" {
+		g.logger().Info("no configuration file; using the defaults", "looked_for", "--config, IAMWARDEN_CONFIG, ./"+config.FileName+", $XDG_CONFIG_HOME/iamwarden/config.yaml")
+	} else {
+		g.logger().Info("configuration", "file", path)
 	}
-	return cfg, nil
+	cfg, err := config.Load(path, g.getenv)
+	if err != nil {
+		return nil, "", usageError{err: err, hint: "see docs/configuration.md"}
+	}
+	return cfg, path, nil
 }
 
 func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
-	format, err := g.format()
+	format, err := g.format("journal list")
 	if err != nil {
 		return err
 	}
@@ -200,7 +219,7 @@ func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
 }
 
 func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string) error {
-	format, err := g.format()
+	format, err := g.format("journal show")
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,9 @@ import (
 type SimulateInput struct {
 	Policies         []string // identity policy files
 	Boundary         string   // permissions boundary file
-	SCPs             []string // one file per organization level, root first
+	SCPs             []string // one organization level each, root first: files separated by commas
 	ResourcePolicies []string
+	SessionPolicies  []string // session policy files
 	Action           string
 	Resource         string
 	ResourceAccount  string
@@ -54,13 +55,17 @@ func newPolicySimulateCmd(g *globals) *cobra.Command {
 		Long: `Decide whether a request is allowed by a set of policy documents, offline.
 
 Identity policies (--policy), a permissions boundary (--boundary), service control policies
-(--scp, one file per organization level from the root to the account) and resource policies
-(--resource-policy) are evaluated with AWS's logic: an explicit Deny anywhere wins; otherwise the
-identity policies, the boundary and every SCP level must allow. The answer names the statements
-that decided it.
+(--scp, one flag per organization level from the root to the account, each naming the SCPs
+attached at that level separated by commas), resource policies (--resource-policy) and the
+session policies of a role session (--session-policy) are evaluated with AWS's logic: an
+explicit Deny anywhere wins; otherwise the identity policies, the boundary, every SCP level and
+the session policies must allow. The answer names the statements that decided it.
+sts:GetSessionToken is allowed to IAM users whatever the policies: AWS does not let policies
+control it.
 
 A user principal ARN supplies aws:username, aws:PrincipalArn, aws:PrincipalAccount and
-aws:PrincipalType. --auth adds the MFA keys as AWS sends them: console (MultiFactorAuthPresent
+aws:PrincipalType; a role session ARN (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION) supplies
+the role's ARN as aws:PrincipalArn. --auth adds the MFA keys as AWS sends them: console (MultiFactorAuthPresent
 "false"), access-key (no MFA keys at all), console-mfa and session-mfa ("true").
 
 Context values: --context key=type:value, type being one of string, stringList, numeric,
@@ -73,7 +78,11 @@ Exit codes: 0 allowed, 1 denied, 2 usage error.`,
       --principal arn:aws:iam::123456789012:user/alice --auth access-key
   iamwarden policy simulate --policy p.json --action iam:CreateVirtualMFADevice \
       --resource arn:aws:iam::123456789012:mfa/phone \
-      --context aws:username=string:alice --context aws:MultiFactorAuthPresent=boolean:false`,
+      --context aws:username=string:alice --context aws:MultiFactorAuthPresent=boolean:false
+  iamwarden policy simulate --policy admin.json --scp FullAWSAccess.json,deny-regions.json \
+      --scp FullAWSAccess.json --action ec2:RunInstances
+  iamwarden policy simulate --policy dev-role.json --session-policy s3-only.json \
+      --principal arn:aws:sts::123456789012:assumed-role/Dev/alice --action s3:GetObject`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSimulate(g, in)
@@ -82,14 +91,16 @@ Exit codes: 0 allowed, 1 denied, 2 usage error.`,
 	f := cmd.Flags()
 	f.StringArrayVar(&in.Policies, "policy", nil, "identity policy file (repeatable; JSON or URL-encoded JSON)")
 	f.StringVar(&in.Boundary, "boundary", "", "permissions boundary policy file")
-	f.StringArrayVar(&in.SCPs, "scp", nil, "service control policy file, one per organization level from the root (repeatable)")
+	f.StringArrayVar(&in.SCPs, "scp", nil, "the service control policies of one organization level, FILE[,FILE...]; repeat per level from the root")
 	f.StringArrayVar(&in.ResourcePolicies, "resource-policy", nil, "resource-based policy file (repeatable)")
+	f.StringArrayVar(&in.SessionPolicies, "session-policy", nil, "session policy file of the principal's session (repeatable)")
 	f.StringVar(&in.Action, "action", "", "the action, service:Action (required)")
 	f.StringVar(&in.Resource, "resource", "*", "the resource ARN")
 	f.StringVar(&in.ResourceAccount, "resource-account", "", "account owning the resource when its ARN has none (S3); default: the ARN's account")
 	f.StringVar(&in.Principal, "principal", "", "the principal ARN, e.g. arn:aws:iam::123456789012:user/alice")
 	f.StringVar(&in.Auth, "auth", "", "how the principal signed in: console, access-key, console-mfa or session-mfa")
 	f.StringArrayVar(&in.Context, "context", nil, "request context entry key=type:value (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("auth", fixedCompletion("console", "access-key", "console-mfa", "session-mfa"))
 	return cmd
 }
 
@@ -98,6 +109,7 @@ type simulateOutput struct {
 	Decision  string           `json:"decision"`
 	Deciding  []decidingOutput `json:"deciding_statements"`
 	Missing   string           `json:"missing_allow,omitempty"`
+	Rule      string           `json:"aws_rule,omitempty"`
 	Request   requestOutput    `json:"request"`
 	Reasoning string           `json:"reason"`
 }
@@ -125,7 +137,7 @@ type contextValue struct {
 }
 
 func runSimulate(g *globals, in *SimulateInput) error {
-	format, err := g.format()
+	format, err := g.format("policy simulate")
 	if err != nil {
 		return err
 	}
@@ -141,6 +153,7 @@ func runSimulate(g *globals, in *SimulateInput) error {
 		Decision: d.Result.String(),
 		Deciding: []decidingOutput{},
 		Missing:  d.Missing,
+		Rule:     d.Rule,
 		Request: requestOutput{Principal: req.Principal, Action: req.Action, Resource: req.Resource,
 			ResourceAccount: req.ResourceAccount, Context: map[string]contextValue{}},
 		Reasoning: reason(d),
@@ -167,6 +180,9 @@ func runSimulate(g *globals, in *SimulateInput) error {
 }
 
 func reason(d policy.Decision) string {
+	if d.Rule != "" {
+		return d.Rule
+	}
 	switch d.Result {
 	case policy.Allowed:
 		return "allowed by the statements below"
@@ -201,12 +217,26 @@ func buildSimulation(g *globals, in *SimulateInput) (*policy.PolicySet, *policy.
 		}
 		set.Boundary = p
 	}
-	for _, f := range in.SCPs {
-		p, err := loadPolicy(f, policy.KindSCP)
+	for i, level := range in.SCPs {
+		var ps []*policy.Policy
+		for _, f := range strings.Split(level, ",") {
+			if f == "" {
+				return nil, nil, usageError{err: fmt.Errorf("--scp %q: empty file name at level %d", level, i), hint: "--scp FullAWSAccess.json,deny.json"}
+			}
+			p, err := loadPolicy(f, policy.KindSCP)
+			if err != nil {
+				return nil, nil, err
+			}
+			ps = append(ps, p)
+		}
+		set.SCPs = append(set.SCPs, ps)
+	}
+	for _, f := range in.SessionPolicies {
+		p, err := loadPolicy(f, policy.KindSession)
 		if err != nil {
 			return nil, nil, err
 		}
-		set.SCPs = append(set.SCPs, []*policy.Policy{p})
+		set.SessionPolicies = append(set.SessionPolicies, p)
 	}
 	for _, f := range in.ResourcePolicies {
 		p, err := loadPolicy(f, policy.KindResource)
@@ -269,17 +299,19 @@ func loadPolicy(path string, kind policy.Kind) (*policy.Policy, error) {
 	return p, nil
 }
 
+// writeSimulateTable prints a decision for people: every string from the request or the documents
+// is escaped (report.SafeText).
 func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "decision:\t%s\n", out.Decision)
-	fmt.Fprintf(tw, "reason:\t%s\n", out.Reasoning)
+	fmt.Fprintf(tw, "reason:\t%s\n", textSafe(out.Reasoning))
 	if out.Request.Principal != "" {
-		fmt.Fprintf(tw, "principal:\t%s\n", out.Request.Principal)
+		fmt.Fprintf(tw, "principal:\t%s\n", textSafe(out.Request.Principal))
 	}
-	fmt.Fprintf(tw, "action:\t%s\n", out.Request.Action)
-	fmt.Fprintf(tw, "resource:\t%s\n", out.Request.Resource)
+	fmt.Fprintf(tw, "action:\t%s\n", textSafe(out.Request.Action))
+	fmt.Fprintf(tw, "resource:\t%s\n", textSafe(out.Request.Resource))
 	if out.Request.ResourceAccount != "" {
-		fmt.Fprintf(tw, "resource account:\t%s\n", out.Request.ResourceAccount)
+		fmt.Fprintf(tw, "resource account:\t%s\n", textSafe(out.Request.ResourceAccount))
 	}
 	keys := make([]string, 0, len(out.Request.Context))
 	for k := range out.Request.Context {
@@ -288,7 +320,7 @@ func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := out.Request.Context[k]
-		fmt.Fprintf(tw, "context:\t%s=%s:%s\n", k, v.Type, strings.Join(v.Values, ","))
+		fmt.Fprintf(tw, "context:\t%s\n", textSafe(k+"="+v.Type+":"+strings.Join(v.Values, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -300,7 +332,7 @@ func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE:LINE\tKIND\tSTATEMENT\tSID\tEFFECT")
 	for _, s := range out.Deciding {
-		fmt.Fprintf(tw, "%s:%d\t%s\t%d\t%s\t%s\n", s.File, s.Line, s.Kind, s.Index, dash(s.Sid), s.Effect)
+		fmt.Fprintf(tw, "%s:%d\t%s\t%d\t%s\t%s\n", textSafe(s.File), s.Line, s.Kind, s.Index, textSafe(dash(s.Sid)), textSafe(s.Effect))
 	}
 	return tw.Flush()
 }

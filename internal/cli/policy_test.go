@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -229,3 +230,136 @@ func TestPolicySimulateDocExamples(t *testing.T) {
 		}
 	}
 }
+
+// simulateJSON runs 'policy simulate -o json' and decodes the answer.
+func simulateJSON(t *testing.T, args ...string) (int, map[string]any) {
+	t.Helper()
+	err, out := simulate(t, "json", args...)
+	var res map[string]any
+	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil {
+		t.Fatalf("%v (%v) in %q", jerr, err, out)
+	}
+	return exitCode(err), res
+}
+
+func writePolicy(t *testing.T, text string) string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name()
+}
+
+func TestPolicySimulateGetSessionToken(t *testing.T) {
+	deny := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sts:*","Resource":"*"}]}`)
+	code, res := simulateJSON(t, "--policy", deny, "--action", "sts:GetSessionToken",
+		"--principal", "arn:aws:iam::123456789012:user/alice", "--auth", "access-key")
+	if code != 0 || res["decision"] != "allowed" {
+		t.Fatalf("exit %d, decision %v: a policy cannot deny sts:GetSessionToken", code, res["decision"])
+	}
+	if rule, _ := res["aws_rule"].(string); !strings.Contains(rule, "GetSessionToken") || res["reason"] != rule {
+		t.Errorf("aws_rule %q, reason %q: want the rule that decided", rule, res["reason"])
+	}
+}
+
+func TestPolicySimulateAssumedRolePrincipal(t *testing.T) {
+	p := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*",
+		"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/Dev"}}}]}`)
+	code, res := simulateJSON(t, "--policy", p, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k",
+		"--principal", "arn:aws:sts::123456789012:assumed-role/Dev/alice")
+	if code != 0 {
+		t.Errorf("exit %d, decision %v, want allowed", code, res["decision"])
+	}
+	ctx := res["request"].(map[string]any)["context"].(map[string]any)
+	arn := ctx["aws:PrincipalArn"].(map[string]any)["values"].([]any)
+	if len(arn) != 1 || arn[0] != "arn:aws:iam::123456789012:role/Dev" {
+		t.Errorf("aws:PrincipalArn = %v, want the role ARN", arn)
+	}
+}
+
+func TestPolicySimulateRefusesDuplicateKeys(t *testing.T) {
+	p := writePolicy(t, "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\n\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}")
+	err, _ := simulate(t, "json", "--policy", p, "--action", "s3:GetObject")
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), `duplicate key "Effect"`) || !strings.Contains(err.Error(), ":2:") {
+		t.Errorf("exit %d (%v): want a usage error naming the duplicate key and its line", exitCode(err), err)
+	}
+}
+
+func TestPolicySimulateSCPsPerLevel(t *testing.T) {
+	full := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"FullAWSAccess","Effect":"Allow","Action":"*","Resource":"*"}]}`)
+	denyEC2 := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"NoEC2","Effect":"Deny","Action":"ec2:*","Resource":"*"}]}`)
+	denyOnly := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"NoKMS","Effect":"Deny","Action":"kms:*","Resource":"*"}]}`)
+	admin := writePolicy(t, allowAllText)
+	tests := []struct {
+		name     string
+		scps     []string
+		action   string
+		code     int
+		decision string
+		missing  string
+	}{
+		{"a Deny-only SCP beside FullAWSAccess at the root", []string{full + "," + denyOnly}, "s3:GetObject", 0, "allowed", ""},
+		{"its Deny applies", []string{full + "," + denyOnly}, "kms:Decrypt", 1, "explicit_deny", ""},
+		{"a level of Deny-only SCPs allows nothing", []string{full, denyOnly + "," + denyEC2}, "s3:GetObject", 1, "implicit_deny", "scp level 1"},
+		{"two levels, each with FullAWSAccess", []string{full + "," + denyEC2, denyOnly + "," + full}, "ec2:RunInstances", 1, "explicit_deny", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"--policy", admin, "--action", tc.action}
+			for _, s := range tc.scps {
+				args = append(args, "--scp", s)
+			}
+			code, res := simulateJSON(t, args...)
+			if code != tc.code || res["decision"] != tc.decision || (tc.missing != "" && res["missing_allow"] != tc.missing) {
+				t.Errorf("exit %d, %v, missing %v; want %d, %s, %q", code, res["decision"], res["missing_allow"], tc.code, tc.decision, tc.missing)
+			}
+		})
+	}
+}
+
+func TestPolicySimulateSessionPolicies(t *testing.T) {
+	admin := writePolicy(t, allowAllText)
+	s3Only := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"S3","Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
+	ec2Only := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Sid":"EC2","Effect":"Allow","Action":"ec2:*","Resource":"*"}]}`)
+	const role = "arn:aws:sts::123456789012:assumed-role/Dev/alice"
+	tests := []struct {
+		name     string
+		sessions []string
+		action   string
+		code     int
+		missing  string
+	}{
+		{"inside the session policy", []string{s3Only}, "s3:GetObject", 0, ""},
+		{"outside it", []string{s3Only}, "iam:CreateUser", 1, "session"},
+		{"several session policies: any of them may allow", []string{s3Only, ec2Only}, "ec2:RunInstances", 0, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"--policy", admin, "--action", tc.action, "--principal", role}
+			for _, s := range tc.sessions {
+				args = append(args, "--session-policy", s)
+			}
+			code, res := simulateJSON(t, args...)
+			if code != tc.code || (tc.missing != "" && res["missing_allow"] != tc.missing) {
+				t.Errorf("exit %d (%v), missing %v; want %d, %q", code, res["decision"], res["missing_allow"], tc.code, tc.missing)
+			}
+			if tc.code == 0 && !strings.Contains(fmt.Sprint(res["deciding_statements"]), "session") {
+				t.Errorf("the session policy statement is not among the deciding ones: %v", res["deciding_statements"])
+			}
+		})
+	}
+	// A session policy with a principal is malformed.
+	bad := writePolicy(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}`)
+	if err, _ := simulate(t, "json", "--policy", admin, "--action", "s3:GetObject", "--session-policy", bad); exitCode(err) != 2 {
+		t.Errorf("exit %d (%v), want a usage error", exitCode(err), err)
+	}
+}
+
+const allowAllText = `{"Version":"2012-10-17","Statement":[{"Sid":"Admin","Effect":"Allow","Action":"*","Resource":"*"}]}`

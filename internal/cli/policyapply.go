@@ -94,7 +94,7 @@ type applyReport struct {
 }
 
 func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
-	format, err := g.format()
+	format, err := g.format("policy apply")
 	if err != nil {
 		return err
 	}

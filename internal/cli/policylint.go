@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,11 +11,12 @@ import (
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/policy/lint"
+	"github.com/iamwarden/iamwarden/internal/report"
 )
 
 // LintInput is what 'policy lint' was asked to check.
 type LintInput struct {
-	Files   []string // policies, CloudFormation templates, Terraform JSON
+	Files   []string // policies, CloudFormation templates, Terraform configurations, directories
 	SCPs    []string // files whose plain policy documents are SCPs
 	Kind    string   // identity or scp, for Files
 	Account bool     // the live account's customer managed and inline policies
@@ -30,7 +30,7 @@ const exitLintFindings = 1
 func newPolicyLintCmd(g *globals) *cobra.Command {
 	in := &LintInput{}
 	cmd := &cobra.Command{
-		Use:   "lint [FILE...]",
+		Use:   "lint [FILE|DIR...]",
 		Short: "Find the mistakes that make MFA policies and SCPs fail silently",
 		Long: `Check IAM policies and service control policies for the mistakes that make MFA enforcement
 fail silently: MFA device resources pinned to the user name, Bool instead of BoolIfExists, MFA
@@ -38,8 +38,13 @@ devices removable without MFA, denies that block MFA registration or lock every 
 organization, and SCP Allow statements that grant nothing. docs/lint/ explains each rule.
 
 FILE is a policy document (JSON), a CloudFormation template (JSON or YAML: AWS::IAM::Policy,
-ManagedPolicy, Group, User and Role policies, AWS::Organizations::Policy SCPs) or a Terraform
-JSON configuration (*.tf.json: aws_iam_*policy, aws_organizations_policy given as JSON strings).
+ManagedPolicy, Group, User and Role policies, AWS::Organizations::Policy SCPs), a Terraform
+configuration (*.tf: the policy of aws_iam_policy, aws_iam_role_policy, aws_iam_user_policy,
+aws_iam_group_policy and the content of aws_organizations_policy, given as a string, a heredoc
+or jsonencode of a literal object) or a Terraform JSON configuration (*.tf.json). A directory
+is read recursively: its *.json, *.yaml, *.yml, *.template, *.tf and *.tf.json files, hidden
+directories (.terraform, .git) left out. Policies that are not literals (a data source, a
+variable, file()) are named on stderr as not linted.
 Plain documents are identity policies unless given with --scp or --kind scp.
 --account reads the customer managed and inline user and group policies of the live account;
 --from reads them from an export directory.
@@ -48,6 +53,7 @@ Output: text (file:line: severity rule: message), json or sarif (SARIF 2.1.0 for
 Exit codes: 0 no findings, 1 findings, 2 usage error.`,
 		Example: `  iamwarden policy lint enforce-mfa.json
   iamwarden policy lint --scp org/deny-without-mfa.json templates/iam.yaml
+  iamwarden policy lint infra/terraform/
   iamwarden policy lint --account --output sarif > iam-policies.sarif
   iamwarden policy lint --from examples/demo-account`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,6 +67,8 @@ Exit codes: 0 no findings, 1 findings, 2 usage error.`,
 	f.BoolVar(&in.Account, "account", false, "lint the live account's customer managed and inline policies")
 	f.StringVar(&in.From, "from", "", "lint the policies of an export directory")
 	f.StringSliceVar(&in.Rules, "rule", nil, "run only these rules (repeatable or comma-separated)")
+	_ = cmd.RegisterFlagCompletionFunc("rule", completeLintRules)
+	_ = cmd.RegisterFlagCompletionFunc("kind", fixedCompletion("identity", "scp"))
 	return cmd
 }
 
@@ -96,15 +104,14 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 	}
 	var docs []lint.Document
 	read := func(path string, k policy.Kind) error {
-		data, err := os.ReadFile(path)
+		src, err := lint.ReadPath(path, k)
 		if err != nil {
 			return usageError{err: fmt.Errorf("read policy: %w", err)}
 		}
-		d, err := lint.ReadFile(path, data, k)
-		if err != nil {
-			return usageError{err: err}
+		for _, n := range src.Notes {
+			g.log.Warn(n.String())
 		}
-		docs = append(docs, d...)
+		docs = append(docs, src.Documents...)
 		return nil
 	}
 	for _, f := range in.Files {
@@ -141,12 +148,12 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 	}
 	findings := lint.LintRules(docs, rules)
 	switch format {
-	case "json":
+	case report.FormatJSON:
 		err = lint.WriteJSON(g.stdout, findings)
-	case "sarif":
-		err = lint.WriteSARIF(g.stdout, findings, Version)
+	case report.FormatSARIF:
+		err = lint.WriteSARIF(g.stdout, findings, currentVersion().Version)
 	default:
-		err = lint.WriteText(g.stdout, findings)
+		err = lint.WriteText(g.stdout, safeLintFindings(findings))
 	}
 	if err != nil {
 		return fmt.Errorf("write findings: %w", err)
@@ -159,19 +166,17 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 
 // lintFormat resolves --output for the linter: text, json or sarif; text on a terminal and JSON
 // otherwise when not given.
-func lintFormat(g *globals) (string, error) {
-	switch strings.ToLower(g.output) {
-	case "text", "table":
-		return "text", nil
-	case "json":
-		return "json", nil
-	case "sarif":
-		return "sarif", nil
-	case "":
-		if f, ok := g.stdout.(*os.File); ok && isTerminal(f) {
-			return "text", nil
-		}
-		return "json", nil
+func lintFormat(g *globals) (report.Format, error) {
+	return g.format("policy lint")
+}
+
+// safeLintFindings returns findings with every string that comes from a document or a file name
+// escaped for a terminal (report.SafeText); JSON and SARIF carry them as they are.
+func safeLintFindings(findings []lint.Finding) []lint.Finding {
+	out := make([]lint.Finding, len(findings))
+	for i, f := range findings {
+		f.File, f.Policy, f.Sid, f.Message = textSafe(f.File), textSafe(f.Policy), textSafe(f.Sid), textSafe(f.Message)
+		out[i] = f
 	}
-	return "", usageError{err: fmt.Errorf("policy lint prints text, json or sarif, not %q", g.output), hint: "--output text|json|sarif"}
+	return out
 }

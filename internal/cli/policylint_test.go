@@ -131,3 +131,75 @@ func TestPolicyLintFormats(t *testing.T) {
 		}
 	}
 }
+
+// The Terraform rendering of a recommended policy, saved as a .tf file, lints clean; the same
+// file with a mistake planted reports it at its line, so the file is read and not skipped.
+func TestPolicyLintTerraform(t *testing.T) {
+	code, rendered, errOut := run(t, cli.Env{}, "policy", "render", "enforce-mfa", "--format", "terraform")
+	if code != 0 {
+		t.Fatalf("render: exit %d: %s", code, errOut)
+	}
+	dir := t.TempDir()
+	clean := filepath.Join(dir, "enforce_mfa.tf")
+	if err := os.WriteFile(clean, []byte(rendered), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, cli.Env{}, "policy", "lint", "-o", "text", clean); code != 0 || out != "" || errOut != "" {
+		t.Errorf("rendered terraform: exit %d, stdout %q, stderr %q; want a clean lint", code, out, errOut)
+	}
+
+	broken := strings.Replace(rendered, `"BoolIfExists"`, `"Bool"`, 1)
+	if broken == rendered {
+		t.Fatal("the rendered policy has no BoolIfExists condition to break")
+	}
+	// The finding is on the line that opens the statement holding the condition.
+	before := rendered[:strings.Index(rendered, `"BoolIfExists"`)]
+	line := 1 + strings.Count(before[:strings.LastIndex(before, "\n      {\n")+1], "\n")
+	sub := filepath.Join(dir, "modules", "mfa")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	brokenFile := filepath.Join(sub, "main.tf")
+	if err := os.WriteFile(brokenFile, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref := "resource \"aws_iam_policy\" \"computed\" {\n  policy = data.aws_iam_policy_document.x.json\n}\n"
+	if err := os.WriteFile(filepath.Join(sub, "computed.tf"), []byte(ref), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The directory is read recursively: the clean file, the broken one and the computed one.
+	code, out, errOut := run(t, cli.Env{}, "policy", "lint", "-o", "json", dir)
+	if code != 1 {
+		t.Fatalf("directory: exit %d, stderr %q, want 1\n%s", code, errOut, out)
+	}
+	var rep struct {
+		Findings []struct {
+			Rule string `json:"rule"`
+			File string `json:"file"`
+			Line int    `json:"line"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range rep.Findings {
+		if f.File != brokenFile {
+			t.Errorf("finding in %s: %+v", f.File, f)
+		}
+		if f.Rule == "mfa-bool-not-ifexists" {
+			found = true
+			if f.Line != line {
+				t.Errorf("finding at line %d, want %d, where the statement starts", f.Line, line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("mfa-bool-not-ifexists not reported: %s", out)
+	}
+	for _, want := range []string{"computed.tf:2", "aws_iam_policy.computed", "not a literal", "data.aws_iam_policy_document.x.json"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q does not note %q", errOut, want)
+		}
+	}
+}

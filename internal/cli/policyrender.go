@@ -48,6 +48,7 @@ See docs/policy-render.md.`,
 			}
 			return nil
 		},
+		ValidArgsFunction: completePolicyKinds,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.Kind = args[0]
 			return runRender(g, in)
@@ -61,10 +62,14 @@ See docs/policy-render.md.`,
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "iamwarden-*: SSM parameter of exempt users (default "+generate.DefaultExemptionParameter+")")
 	f.StringVar(&in.SNSTopicARN, "sns-topic-arn", "", "iamwarden-enforce: notification topic (default "+generate.DefaultSNSTopicARN+")")
 	f.StringVar(&in.JournalTable, "journal-table", "", "iamwarden-enforce: DynamoDB journal table (default "+generate.DefaultJournalTable+")")
+	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("json", "terraform", "cloudformation"))
 	return cmd
 }
 
 func runRender(g *globals, in *RenderInput) error {
+	if g.output != "" {
+		return usageError{err: fmt.Errorf("policy render takes --format json|terraform|cloudformation, not --output %s", g.output), hint: "iamwarden policy render " + in.Kind + " --format json"}
+	}
 	kind := generate.Kind(in.Kind)
 	if _, err := generate.Lookup(kind); err != nil {
 		return usageError{err: err, hint: "iamwarden policy render --help"}

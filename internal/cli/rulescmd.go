@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"encoding/csv"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -17,7 +19,7 @@ func newRulesCmd(g *globals) *cobra.Command {
 		Short: "List the rules with their severity, AWS controls and documentation",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			f, err := g.format()
+			f, err := g.format("rules")
 			if err != nil {
 				return err
 			}
@@ -40,13 +42,22 @@ func listRules(g *globals, f report.Format) error {
 	for _, r := range rules.Registry() {
 		infos = append(infos, ruleInfo{r.ID, r.Title, r.Severity, r.Root, r.Controls, r.Doc})
 	}
-	if f == report.FormatJSON {
+	switch f {
+	case report.FormatJSON:
 		return encodeJSON(g.stdout, infos)
+	case report.FormatCSV:
+		cw := csv.NewWriter(g.stdout)
+		_ = cw.Write([]string{"id", "title", "severity", "root", "controls", "doc"})
+		for _, i := range infos {
+			_ = cw.Write([]string{i.ID, report.SafeCell(i.Title), string(i.Severity), strconv.FormatBool(i.Root), strings.Join(i.Controls, "; "), i.Doc})
+		}
+		cw.Flush()
+		return cw.Error()
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tSEVERITY\tCONTROLS\tTITLE")
 	for _, i := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", i.ID, i.Severity, strings.Join(i.Controls, ", "), i.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", i.ID, i.Severity, textSafe(strings.Join(i.Controls, ", ")), textSafe(i.Title))
 	}
 	return tw.Flush()
 }

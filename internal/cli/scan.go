@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,16 +33,43 @@ type ScanInput struct {
 	// SCPs are SCP files by organization level, root first; each entry one level, its files
 	// separated by commas. They replace the SCPs a live scan or an export would provide.
 	SCPs []string
+	// Concurrency bounds the per-user lookups of a live scan in flight.
+	Concurrency int
 }
 
-// thresholdFlags override the configuration's thresholds when set (zero = not set).
+// thresholdFlags override the configuration's thresholds when given.
 type thresholdFlags struct {
 	grace         string
-	passwordDays  int
-	keyUnusedDays int
-	keyAgeDays    int
-	rootUsedDays  int
+	passwordDays  dayFlag
+	keyUnusedDays dayFlag
+	keyAgeDays    dayFlag
+	rootUsedDays  dayFlag
 }
+
+// dayFlag is a day threshold given on the command line; set tells 0 given from not given, so
+// that --password-days 0 is refused as "days: 0" in the file is.
+type dayFlag struct {
+	days int
+	set  bool
+}
+
+func (d *dayFlag) String() string {
+	if !d.set {
+		return ""
+	}
+	return strconv.Itoa(d.days)
+}
+
+func (d *dayFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number of days", s)
+	}
+	d.days, d.set = n, true
+	return nil
+}
+
+func (d *dayFlag) Type() string { return "days" }
 
 func newScanCmd(g *globals) *cobra.Command {
 	in := &ScanInput{}
@@ -70,26 +98,30 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	f.StringSliceVar(&in.Skip, "skip-rule", nil, "do not run these rules")
 	f.BoolVar(&in.Stats, "stats", false, "print AWS API calls per operation on stderr (and in JSON output)")
 	f.StringArrayVar(&in.SCPs, "scp", nil, "SCP files of one organization level, comma-separated, from the root down to the account (repeatable, one per level); replaces the SCPs read from the organization or the export")
+	f.IntVar(&in.Concurrency, "concurrency", scan.DefaultConcurrency, "per-user AWS calls of a live scan in flight at once (throttling slows them down adaptively)")
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "SSM StringList parameter of exempt user names (overrides the config file)")
 	f.StringVar(&in.Thresholds.grace, "grace", "", "console-mfa-missing grace period after the password is set (e.g. 24h, 3d)")
-	f.IntVar(&in.Thresholds.passwordDays, "password-days", 0, "password-unused threshold in days (default 90)")
-	f.IntVar(&in.Thresholds.keyUnusedDays, "key-unused-days", 0, "access-key-unused threshold in days (default 90)")
-	f.IntVar(&in.Thresholds.keyAgeDays, "key-max-age-days", 0, "access-key-not-rotated threshold in days (default 90)")
-	f.IntVar(&in.Thresholds.rootUsedDays, "root-used-days", 0, "root-recently-used window in days (default 1)")
+	f.Var(&in.Thresholds.passwordDays, "password-days", "password-unused threshold in days, at least 1 (default 90)")
+	f.Var(&in.Thresholds.keyUnusedDays, "key-unused-days", "access-key-unused threshold in days, at least 1 (default 90)")
+	f.Var(&in.Thresholds.keyAgeDays, "key-max-age-days", "access-key-not-rotated threshold in days, at least 1 (default 90)")
+	f.Var(&in.Thresholds.rootUsedDays, "root-used-days", "root-recently-used window in days, at least 1 (default 1)")
+	_ = cmd.RegisterFlagCompletionFunc("rule", completeRuleIDs)
+	_ = cmd.RegisterFlagCompletionFunc("skip-rule", completeRuleIDs)
 	return cmd
 }
 
 // ScanSetup is the judged configuration shared by scan and, later, enforce.
 type ScanSetup struct {
 	Config     *config.Config
+	ConfigFile string // "" when none was found
 	Rules      []rules.Rule
 	Thresholds rules.Thresholds
 }
 
 func (in *ScanInput) setup(g *globals) (*ScanSetup, error) {
-	cfg, err := config.Load(g.config, g.getenv)
+	cfg, file, err := loadConfigFile(g)
 	if err != nil {
-		return nil, usageError{err: err, hint: "see docs/configuration.md"}
+		return nil, err
 	}
 	if in.Parameter != "" {
 		cfg.ExemptionParameter = in.Parameter
@@ -114,9 +146,10 @@ func (in *ScanInput) setup(g *globals) (*ScanSetup, error) {
 		}
 		th.ConsoleMFAGrace = d
 	}
+	// The same rule as rules.<id>.days in the file: at least 1.
 	for _, o := range []struct {
 		name string
-		v    int
+		v    dayFlag
 		dst  *int
 	}{
 		{"--password-days", t.passwordDays, &th.PasswordUnusedDays},
@@ -124,14 +157,15 @@ func (in *ScanInput) setup(g *globals) (*ScanSetup, error) {
 		{"--key-max-age-days", t.keyAgeDays, &th.AccessKeyMaxAgeDays},
 		{"--root-used-days", t.rootUsedDays, &th.RootRecentlyUsedDays},
 	} {
-		if o.v < 0 {
-			return nil, usageError{err: fmt.Errorf("%s must be at least 1", o.name)}
+		if !o.v.set {
+			continue
 		}
-		if o.v > 0 {
-			*o.dst = o.v
+		if o.v.days < 1 {
+			return nil, usageError{err: fmt.Errorf("%s: must be at least 1, got %d", o.name, o.v.days), hint: o.name + " 90"}
 		}
+		*o.dst = o.v.days
 	}
-	return &ScanSetup{Config: cfg, Rules: selected, Thresholds: th}, nil
+	return &ScanSetup{Config: cfg, ConfigFile: file, Rules: selected, Thresholds: th}, nil
 }
 
 // pickRules keeps (keep=true) or drops the named rules, rejecting unknown IDs.
@@ -176,10 +210,14 @@ func parseAsOf(s string, base time.Time) (time.Time, error) {
 }
 
 func runScan(ctx context.Context, g *globals, in *ScanInput) error {
-	format, err := g.format()
+	format, err := g.format("scan")
 	if err != nil {
 		return err
 	}
+	if in.Concurrency < 1 {
+		return usageError{err: fmt.Errorf("--concurrency must be at least 1, got %d", in.Concurrency), hint: fmt.Sprintf("--concurrency %d", scan.DefaultConcurrency)}
+	}
+	progress := scan.NewProgressWriter(g.stderr, stderrIsTerminal(g), g.now)
 	setup, err := in.setup(g)
 	if err != nil {
 		return err
@@ -246,17 +284,21 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	}
 	warnings = append(warnings, exempt.Problems(snap.Users)...)
 	res, err := scan.Run(ctx, snap, scan.Options{
-		AsOf:       asOf,
-		Rules:      setup.Rules,
-		Thresholds: setup.Thresholds,
-		Exempter:   exempt.New(setup.Config, params),
-		Warnings:   warnings,
-		Now:        g.now,
-		Log:        g.log,
+		AsOf:        asOf,
+		Rules:       setup.Rules,
+		Thresholds:  setup.Thresholds,
+		Exempter:    exempt.New(setup.Config, params),
+		Warnings:    warnings,
+		Now:         g.now,
+		Log:         g.log,
+		Concurrency: in.Concurrency,
+		Progress:    progress.Update,
 	}, live)
+	progress.Finish()
 	if err != nil {
 		return err
 	}
+	res.ConfigFile = setup.ConfigFile
 	if in.Stats && calls != nil {
 		res.Calls = calls()
 		printStats(g.stderr, res.Calls)
@@ -293,4 +335,10 @@ func loadSCPFlags(levels []string) (*inventory.SCPs, error) {
 		s.Levels = append(s.Levels, l)
 	}
 	return s, nil
+}
+
+// stderrIsTerminal reports whether the scan's stderr is a terminal, where progress may be drawn.
+func stderrIsTerminal(g *globals) bool {
+	f, ok := g.stderr.(*os.File)
+	return ok && isTerminal(f)
 }

@@ -83,7 +83,7 @@ type undoResult struct {
 }
 
 func runUndo(ctx context.Context, g *globals, in *UndoInput) error {
-	format, err := g.format()
+	format, err := g.format("undo")
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 // Package config holds iamwarden's settings: which rules run, their thresholds and the
-// exemptions. One struct serves the CLI and the Lambda: Default, then Parse a file, then
+// exemptions. One struct serves every command: Default, then Parse a file, then
 // environment overrides, then Validate.
 package config
 
@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -174,6 +176,38 @@ func Default() *Config {
 	return &Config{Rules: map[string]RuleConfig{}}
 }
 
+// FileName is the configuration file looked for in the current directory.
+const FileName = "iamwarden.yaml"
+
+// Discover returns the configuration file to read: path when given (--config), else
+// $IAMWARDEN_CONFIG, else ./iamwarden.yaml, else $XDG_CONFIG_HOME/iamwarden/config.yaml
+// ($HOME/.config when XDG_CONFIG_HOME is not set). The first two are returned even when the file
+// does not exist (Load then says so: a file asked for must not be skipped); the last two only
+// when it does. "" means none: defaults.
+func Discover(path string, getenv func(string) string) string {
+	if path != "" {
+		return path
+	}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if p := getenv("IAMWARDEN_CONFIG"); p != "" {
+		return p
+	}
+	candidates := []string{FileName}
+	if x := getenv("XDG_CONFIG_HOME"); x != "" {
+		candidates = append(candidates, filepath.Join(x, "iamwarden", "config.yaml"))
+	} else if h := getenv("HOME"); h != "" {
+		candidates = append(candidates, filepath.Join(h, ".config", "iamwarden", "config.yaml"))
+	}
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() {
+			return c
+		}
+	}
+	return ""
+}
+
 // Load reads the file at path (YAML or JSON) over the defaults, applies environment overrides
 // and validates. An empty path means defaults plus environment.
 func Load(path string, getenv func(string) string) (*Config, error) {
@@ -198,14 +232,22 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	return c, nil
 }
 
-// Parse reads a configuration document. Unknown keys are errors: a misspelt threshold must not
-// silently fall back to its default.
+// Parse reads a configuration document. Unknown keys are errors, each naming its line, where it
+// is ("rules.password-unused") and the keys known there: a misspelt threshold must not silently
+// fall back to its default.
 func Parse(r io.Reader) (*Config, error) {
 	c := Default()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(r).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
+	}
+	if errs := unknownKeys(&doc, reflect.TypeFor[Config](), ""); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if doc.Kind != 0 {
+		if err := doc.Decode(c); err != nil {
+			return nil, err
+		}
 	}
 	if c.Rules == nil {
 		c.Rules = map[string]RuleConfig{}
@@ -213,7 +255,7 @@ func Parse(r io.Reader) (*Config, error) {
 	return c, nil
 }
 
-// applyEnv applies IAMWARDEN_EXEMPTION_PARAMETER, the one setting the Lambda needs from its
+// applyEnv applies IAMWARDEN_EXEMPTION_PARAMETER, a setting an unattended run takes from its
 // environment without a file.
 func (c *Config) applyEnv(getenv func(string) string) {
 	if getenv == nil {

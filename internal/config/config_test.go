@@ -69,7 +69,9 @@ func TestLoadDefaultAndEnv(t *testing.T) {
 func TestLoadInvalid(t *testing.T) {
 	cases := map[string]string{
 		"unknown-rule.yaml":           `unknown rule "console-mfa-mising"`,
-		"unknown-key.yaml":            "field day not found",
+		"unknown-key.yaml":            `config testdata/unknown-key.yaml: line 3: unknown key "day" in rules.password-unused (known: enabled, days, grace)`,
+		"unknown-top-key.yaml":        `config testdata/unknown-top-key.yaml: line 1: unknown key "rule" (known: rules, exemptions, exemption_parameter, exemption_parameter_rules, enforce, journal)`,
+		"unknown-exemption-key.yaml":  `config testdata/unknown-exemption-key.yaml: line 5: unknown key "reasons" in exemptions[0] (known: user, rules, reason, until)`,
 		"bad-duration.yaml":           `invalid duration "one day"`,
 		"days-zero.yaml":              "rules.access-key-unused.days: must be at least 1",
 		"days-on-wrong-rule.yaml":     "rules.root-mfa-missing.days: the rule has no day threshold",
@@ -115,5 +117,44 @@ func TestParseDuration(t *testing.T) {
 		if _, err := config.ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", bad)
 		}
+	}
+}
+
+// The file is found in this order: --config, IAMWARDEN_CONFIG, ./iamwarden.yaml, then
+// $XDG_CONFIG_HOME/iamwarden/config.yaml ($HOME/.config when XDG_CONFIG_HOME is not set).
+func TestDiscover(t *testing.T) {
+	dir, home, xdg := t.TempDir(), t.TempDir(), t.TempDir()
+	t.Chdir(dir)
+	write := func(path string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("rules: {}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"HOME": home}
+	getenv := func(k string) string { return env[k] }
+	check := func(flag, want string) {
+		t.Helper()
+		if got := config.Discover(flag, getenv); got != want {
+			t.Errorf("Discover(%q) with %v = %q, want %q", flag, env, got, want)
+		}
+	}
+	check("", "")
+	write(filepath.Join(home, ".config", "iamwarden", "config.yaml"))
+	check("", filepath.Join(home, ".config", "iamwarden", "config.yaml"))
+	env["XDG_CONFIG_HOME"] = xdg
+	check("", "")
+	write(filepath.Join(xdg, "iamwarden", "config.yaml"))
+	check("", filepath.Join(xdg, "iamwarden", "config.yaml"))
+	write(filepath.Join(dir, "iamwarden.yaml"))
+	check("", "iamwarden.yaml")
+	env["IAMWARDEN_CONFIG"] = "/from/env.yaml" // named: used even when missing, so Load says so
+	check("", "/from/env.yaml")
+	check("/from/flag.yaml", "/from/flag.yaml")
+	if _, err := config.Load(config.Discover("", getenv), getenv); err == nil || !strings.Contains(err.Error(), "/from/env.yaml") {
+		t.Errorf("a missing IAMWARDEN_CONFIG file: %v", err)
 	}
 }

@@ -128,6 +128,10 @@ func fromTags(tags map[string]string) (e []entry, ok bool, problem string) {
 	if err != nil {
 		return nil, false, fmt.Sprintf("exemption tags ignored: %s: %v", TagUntil, err)
 	}
+	if strings.Contains(ruleList, ",") {
+		spaced := strings.Join(strings.FieldsFunc(ruleList, func(r rune) bool { return r == ',' || r == ' ' }), " ")
+		return nil, false, fmt.Sprintf("exemption tags ignored: %s %q: separate rule IDs with spaces, not commas (IAM tag values cannot hold commas): %q", TagRules, ruleList, spaced)
+	}
 	ids := strings.FieldsFunc(ruleList, func(r rune) bool { return r == ' ' || r == '/' || r == '+' })
 	for _, id := range ids {
 		if _, known := rules.Lookup(id); !known {

@@ -88,10 +88,12 @@ func TestProblems(t *testing.T) {
 		{Name: "noreason", Tags: map[string]string{exempt.TagUntil: "2027-01-01"}},
 		{Name: "baddate", Tags: map[string]string{exempt.TagReason: "r", exempt.TagUntil: "soon"}},
 		{Name: "badrule", Tags: map[string]string{exempt.TagReason: "r", exempt.TagUntil: "2027-01-01", exempt.TagRules: "no-such-rule"}},
+		{Name: "commas", Tags: map[string]string{exempt.TagReason: "r", exempt.TagUntil: "2027-01-01", exempt.TagRules: "password-unused,access-key-unused"}},
 		{Name: "untagged"},
 	}
 	probs := exempt.Problems(users)
-	want := map[string]string{"noreason": exempt.TagReason, "baddate": `invalid date "soon"`, "badrule": `unknown rule "no-such-rule"`}
+	want := map[string]string{"noreason": exempt.TagReason, "baddate": `invalid date "soon"`, "badrule": `unknown rule "no-such-rule"`,
+		"commas": `iamwarden:exempt-rules "password-unused,access-key-unused": separate rule IDs with spaces, not commas (IAM tag values cannot hold commas): "password-unused access-key-unused"`}
 	if len(probs) != len(want) {
 		t.Fatalf("problems = %+v", probs)
 	}

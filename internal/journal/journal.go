@@ -126,50 +126,51 @@ func (s Status) Releases() bool {
 // Applied reports whether s records a change that was made: what undo reverses.
 func (s Status) Applied() bool { return s == StatusDone || s == StatusReconciledDone }
 
-// Entry is one journaled action.
+// Entry is one journaled action. Its JSON form (journal list and show, undo, enforce) has
+// snake_case field names.
 type Entry struct {
 	// ActionID identifies the action; see NewIDGenerator. Unique in a journal.
-	ActionID string
+	ActionID string `json:"action_id"`
 	// RunID identifies the run (one plan applied) the action belongs to.
-	RunID string
+	RunID string `json:"run_id"`
 	// AccountID is the 12-digit AWS account acted on. Required.
-	AccountID string
+	AccountID string `json:"account_id"`
 	// Kind is what the action does. Required.
-	Kind Kind
+	Kind Kind `json:"kind"`
 	// Principal is the IAM user name acted on.
-	Principal string
+	Principal string `json:"principal"`
 	// UserID is the acted-on user's unique ID (AIDA…): a user deleted and created again under
 	// the same name is another person, and undo refuses to act on them.
-	UserID string
+	UserID string `json:"user_id"`
 	// Resource is the access key ID for key actions, empty otherwise.
-	Resource string
+	Resource string `json:"resource"`
 	// Rule is the ID of the rule whose finding caused the action.
-	Rule string
+	Rule string `json:"rule"`
 	// FindingID identifies that finding.
-	FindingID string
+	FindingID string `json:"finding_id"`
 	// Reason says why, in words (the finding's detail).
-	Reason string
+	Reason string `json:"reason"`
 	// Prior is the state needed to undo the action, e.g. "login_profile": "present",
 	// "password_reset_required": "true", or "key_status": "Active". Names are not empty. Never
 	// a secret.
-	Prior map[string]string
+	Prior map[string]string `json:"prior"`
 	// Status is where the action stands. Begin always stores StatusIntent.
-	Status Status
+	Status Status `json:"status"`
 	// Detail is the result detail or error message. Never a secret.
-	Detail string
+	Detail string `json:"detail"`
 	// UndoOf is the ActionID this action undoes, for restore and reactivate actions.
-	UndoOf string
+	UndoOf string `json:"undo_of"`
 	// DedupeKey, when set, is held by at most one entry: a Begin with a key another entry holds
 	// fails with ErrExists. An entry holds its key from Begin on, and gives it up when it ends
 	// with a status that Releases. Changes use ChangeKey; notifications a key of their own, e.g.
 	// "grace-start/<finding>/<deadline>".
-	DedupeKey string
+	DedupeKey string `json:"dedupe_key"`
 	// Actor is the ARN of the identity that ran the tool.
-	Actor string
+	Actor string `json:"actor"`
 	// CreatedAt is when the intent was written. Required; stored in UTC to the nanosecond.
-	CreatedAt time.Time
+	CreatedAt time.Time `json:"created_at"`
 	// UpdatedAt is when the entry last changed: CreatedAt for an intent, the Finish time after.
-	UpdatedAt time.Time
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Filter selects entries for List. Zero fields match everything; the fields that are set must

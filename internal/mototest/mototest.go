@@ -6,9 +6,11 @@
 // Shared starts one server per test binary and gives every caller its own AWS account, so tests
 // are isolated without resetting the server; Start runs a dedicated server for one test.
 //
-// The server needs Python 3 with moto 5 installed (pip install 'moto[server]'). Without it the
-// tests that need it are skipped, or fail when CI or IAMWARDEN_REQUIRE_MOTO=1 is set. The
-// interpreter is python3 on PATH unless IAMWARDEN_MOTO_PYTHON names another.
+// The server is server.py run by Python 3, which must import moto 5.2.1 and its server extras
+// (pip install 'moto[server]==5.2.1'); the moto_server command is not used. The interpreter is
+// python3 on PATH unless IAMWARDEN_MOTO_PYTHON names another. Without it the tests that need it
+// fail saying what to install, or are skipped when IAMWARDEN_SKIP_MOTO=1 is set, except under
+// CI or IAMWARDEN_REQUIRE_MOTO=1.
 package mototest
 
 import (
@@ -64,8 +66,16 @@ type Server struct {
 	proc *process
 }
 
-// errMissing marks a machine without Python or moto.
-var errMissing = errors.New("moto is not available")
+// Install is how to get what the server needs.
+const Install = "pip install 'moto[server]==5.2.1'"
+
+// SkipEnv, set to 1, skips the tests that need the server when Python or moto is missing.
+const SkipEnv = "IAMWARDEN_SKIP_MOTO"
+
+// missingError is a machine without the interpreter or without moto.
+type missingError struct{ msg string }
+
+func (e *missingError) Error() string { return e.msg }
 
 var (
 	shared     *process
@@ -103,13 +113,18 @@ func newAccountID() string {
 
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	if !errors.Is(err, errMissing) {
+	var missing *missingError
+	if !errors.As(err, &missing) {
 		t.Fatalf("mototest: %v", err)
 	}
-	if os.Getenv("CI") != "" || os.Getenv("IAMWARDEN_REQUIRE_MOTO") == "1" {
-		t.Fatalf("mototest: %v; install it with: pip install 'moto[server]>=5' (required because CI or IAMWARDEN_REQUIRE_MOTO=1 is set)", err)
+	required := os.Getenv("CI") != "" || os.Getenv("IAMWARDEN_REQUIRE_MOTO") == "1"
+	if os.Getenv(SkipEnv) == "1" && !required {
+		t.Skipf("mototest: %v (skipped: %s=1)", err, SkipEnv)
 	}
-	t.Skipf("mototest: %v; install it with: pip install 'moto[server]>=5'", err)
+	if required {
+		t.Fatalf("mototest: %v: %s (CI or IAMWARDEN_REQUIRE_MOTO=1 is set: the tests that need it cannot be skipped)", err, Install)
+	}
+	t.Fatalf("mototest: %v: %s, or set %s=1 to skip the tests that need it", err, Install, SkipEnv)
 }
 
 // process is one running server.
@@ -129,7 +144,7 @@ func startProcess() (*process, error) {
 	}
 	path, err := exec.LookPath(python)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s not found", errMissing, python)
+		return nil, &missingError{fmt.Sprintf("Python interpreter %s not found (set IAMWARDEN_MOTO_PYTHON to another)", python)}
 	}
 	dir, err := os.MkdirTemp("", "mototest")
 	if err != nil {
@@ -156,13 +171,13 @@ func startProcess() (*process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
 
+	// The first line says where the server listens, or what it could not import. Wait runs
+	// after stdout is read to its end, as os/exec requires, so that line is never lost.
 	lines := make(chan string, 1)
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			select {
@@ -172,20 +187,38 @@ func startProcess() (*process, error) {
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
+	go func() {
+		<-read
+		_ = cmd.Wait()
+		close(p.done)
+	}()
 
 	timer := time.NewTimer(startTimeout)
 	defer timer.Stop()
+	first := func(line string) error {
+		switch {
+		case strings.HasPrefix(line, "PORT "):
+			p.endpoint = "http://127.0.0.1:" + strings.TrimSpace(strings.TrimPrefix(line, "PORT "))
+		case strings.HasPrefix(line, "MOTO_MISSING"):
+			p.stop()
+			return &missingError{fmt.Sprintf("%s cannot import moto (%s)", python, strings.TrimSpace(strings.TrimPrefix(line, "MOTO_MISSING")))}
+		}
+		return nil
+	}
 	for p.endpoint == "" {
 		select {
 		case line := <-lines:
-			switch {
-			case strings.HasPrefix(line, "PORT "):
-				p.endpoint = "http://127.0.0.1:" + strings.TrimSpace(strings.TrimPrefix(line, "PORT "))
-			case strings.HasPrefix(line, "MOTO_MISSING"):
-				p.stop()
-				return nil, fmt.Errorf("%w: %s cannot import it (%s)", errMissing, path, strings.TrimSpace(strings.TrimPrefix(line, "MOTO_MISSING")))
+			if err := first(line); err != nil {
+				return nil, err
 			}
 		case <-p.done:
+			select {
+			case line := <-lines:
+				if err := first(line); err != nil {
+					return nil, err
+				}
+			default:
+			}
 			return nil, fmt.Errorf("moto server exited before listening: %s", p.stderr.String())
 		case <-timer.C:
 			p.stop()

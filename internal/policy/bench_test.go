@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/iamwarden/iamwarden/internal/policy"
@@ -45,4 +46,21 @@ func BenchmarkEvaluate(b *testing.B) {
 		policy.EvaluateInto(set, &all[i%len(all)], &d)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
+
+// BenchmarkParse parses documents of two sizes and reports the time per statement, which stays
+// flat when parsing is linear in the size of the document.
+func BenchmarkParse(b *testing.B) {
+	for _, n := range []int{5000, 50000} {
+		data := policyOf(n)
+		b.Run(fmt.Sprintf("statements=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := policy.Parse("big.json", data, policy.KindIdentity); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/statement")
+		})
+	}
 }

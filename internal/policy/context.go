@@ -167,6 +167,18 @@ type PrincipalInfo struct {
 	Name    string // user name, role session name...
 }
 
+// PrincipalARN is the value of aws:PrincipalArn: the principal's ARN, except for an assumed-role
+// session, whose aws:PrincipalArn is the role's ARN (arn:aws:iam::ACCOUNT:role/NAME; the session
+// ARN does not carry the role's path).
+func (pi PrincipalInfo) PrincipalARN() string {
+	parts := strings.SplitN(pi.ARN, ":", 6)
+	if pi.Type != "AssumedRole" || len(parts) != 6 || parts[2] != "sts" {
+		return pi.ARN
+	}
+	role, _, _ := strings.Cut(strings.TrimPrefix(parts[5], "assumed-role/"), "/")
+	return parts[0] + ":" + parts[1] + ":iam::" + parts[4] + ":role/" + role
+}
+
 // ParsePrincipal splits an IAM or STS principal ARN.
 func ParsePrincipal(arn string) (PrincipalInfo, error) {
 	parts := strings.SplitN(arn, ":", 6)
@@ -211,7 +223,7 @@ func ContextFor(principalARN string, kind AuthKind, opts ContextOptions) (map[st
 		return nil, err
 	}
 	ctx := map[string]Value{
-		"aws:PrincipalArn":     String(pi.ARN),
+		"aws:PrincipalArn":     String(pi.PrincipalARN()),
 		"aws:PrincipalAccount": String(pi.Account),
 		"aws:PrincipalType":    String(pi.Type),
 		"aws:SecureTransport":  Bool(!opts.Insecure),

@@ -96,6 +96,11 @@ type PolicySet struct {
 	// allow. Nil when the account is not in an organization (or for the management account).
 	SCPs             [][]*Policy
 	ResourcePolicies []*Policy
+	// SessionPolicies are the session policies of a role or federated user session (the inline
+	// policy and the managed policy ARNs passed when the session was created). When there are
+	// any, one of them must allow too: the session gets the intersection of its identity
+	// policies and its session policies.
+	SessionPolicies []*Policy
 }
 
 // Request is one API call to decide.
@@ -144,16 +149,30 @@ const (
 	LayerIdentity = "identity"
 	LayerBoundary = "boundary"
 	LayerResource = "resource"
+	LayerSession  = "session"
+)
+
+// Rules of AWS that decide a request before any policy, named by Decision.Rule.
+const (
+	// RuleGetSessionToken: "No permissions are required for a user to get a session token ...
+	// You cannot use policies to control authentication operations" (IAM User Guide,
+	// Permissions for GetSessionToken).
+	RuleGetSessionToken = "sts:GetSessionToken needs no permission and no policy can deny it"
+	// RuleGetSessionTokenLongTerm: GetSessionToken must be called with long-term credentials
+	// of an IAM user or of the root user, never with a role or federated user session.
+	RuleGetSessionTokenLongTerm = "sts:GetSessionToken can only be called with an IAM user's or the root user's long-term credentials"
 )
 
 // Decision is the answer to a request, with its reasons. For ExplicitDeny, Deciding lists the
 // matching Deny statements; for Allowed, the Allow statements of every layer that matched; for
 // ImplicitDeny, Missing names the layer without an Allow ("identity", "boundary", "resource" or
-// "scp level N", 0 being the organization root).
+// "scp level N", 0 being the organization root, or "session"). Rule is set, and Deciding empty,
+// when a rule of AWS rather than a policy statement decided (RuleGetSessionToken...).
 type Decision struct {
 	Result   Result
 	Deciding []StatementRef
 	Missing  string
+	Rule     string
 }
 
 // Allowed reports whether the request is allowed.
@@ -161,7 +180,8 @@ func (d Decision) Allowed() bool { return d.Result == Allowed }
 
 // evalCtx carries one request through the evaluation; it resolves policy variables.
 type evalCtx struct {
-	req *Request
+	req  *Request
+	sess session
 }
 
 func (e *evalCtx) variable(key string) (string, bool) {
@@ -182,8 +202,17 @@ func Evaluate(set *PolicySet, req *Request) Decision {
 // EvaluateInto is Evaluate writing into d, reusing d.Deciding's storage: it does not allocate
 // once d has room for the deciding statements.
 func EvaluateInto(set *PolicySet, req *Request, d *Decision) {
-	d.Result, d.Missing, d.Deciding = ImplicitDeny, "", d.Deciding[:0]
-	e := evalCtx{req: req}
+	d.Result, d.Missing, d.Rule, d.Deciding = ImplicitDeny, "", "", d.Deciding[:0]
+	e := evalCtx{req: req, sess: parseSession(req.Principal)}
+
+	if strings.EqualFold(req.Action, "sts:GetSessionToken") {
+		if e.sess.isSession {
+			d.Rule = RuleGetSessionTokenLongTerm
+		} else {
+			d.Result, d.Rule = Allowed, RuleGetSessionToken
+		}
+		return
+	}
 
 	// 1. An explicit deny in any policy wins.
 	denied := false
@@ -199,6 +228,9 @@ func EvaluateInto(set *PolicySet, req *Request, d *Decision) {
 		}
 	}
 	for _, p := range set.ResourcePolicies {
+		denied = p.collect(&e, true, d) || denied
+	}
+	for _, p := range set.SessionPolicies {
 		denied = p.collect(&e, true, d) || denied
 	}
 	if denied {
@@ -220,19 +252,20 @@ func EvaluateInto(set *PolicySet, req *Request, d *Decision) {
 	}
 
 	// 3. Resource policies. In the principal's own account, an Allow that names the principal
-	// (not merely its account) is enough on its own; across accounts both the resource policy
-	// and the identity policies must allow.
-	resourceAllowed, resourceNamed := false, false
+	// itself (a user, a role session, or everyone) is enough on its own; one that names the
+	// role of a role session grants to the session within its permissions boundary and session
+	// policies; one that names only the account delegates to identity policies. Across
+	// accounts both the resource policy and the identity policies must allow.
+	var rs resourceGrant
 	for _, p := range set.ResourcePolicies {
-		a, named := p.collectResource(&e, d)
-		resourceAllowed = resourceAllowed || a
-		resourceNamed = resourceNamed || named
+		p.collectResource(&e, d, &rs)
 	}
 	cross := crossAccount(req)
-	if resourceNamed && !cross {
+	if rs.named && !cross {
 		d.Result = Allowed
 		return
 	}
+	viaRole := rs.role && !cross
 
 	// 4. The permissions boundary must allow.
 	if set.Boundary != nil && !set.Boundary.collect(&e, false, d) {
@@ -241,21 +274,64 @@ func EvaluateInto(set *PolicySet, req *Request, d *Decision) {
 		return
 	}
 
-	// 5. Identity policies must allow.
+	// 5. Identity policies must allow, unless a resource policy granted the session's role.
 	identity := false
 	for _, p := range set.Identity {
 		identity = p.collect(&e, false, d) || identity
 	}
-	switch {
-	case !identity:
+	if !identity && !viaRole {
 		d.Deciding = d.Deciding[:0]
 		d.Missing = LayerIdentity
-	case cross && !resourceAllowed:
+		return
+	}
+	if cross && !rs.allowed {
 		d.Deciding = d.Deciding[:0]
 		d.Missing = LayerResource
-	default:
-		d.Result = Allowed
+		return
 	}
+
+	// 6. Session policies, when the session has any, must allow.
+	if len(set.SessionPolicies) > 0 {
+		allowed := false
+		for _, p := range set.SessionPolicies {
+			allowed = p.collect(&e, false, d) || allowed
+		}
+		if !allowed {
+			d.Deciding = d.Deciding[:0]
+			d.Missing = LayerSession
+			return
+		}
+	}
+	d.Result = Allowed
+}
+
+// session describes the principal of a request when it holds temporary credentials:
+// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION or arn:aws:sts::ACCOUNT:federated-user/NAME.
+type session struct {
+	isSession bool
+	account   string
+	role      string // the role's name, for assumed-role sessions
+}
+
+func parseSession(arn string) session {
+	if !strings.HasPrefix(arn, "arn:") || arnField(arn, 2) != "sts" {
+		return session{}
+	}
+	s := session{isSession: true, account: accountOf(arn)}
+	if rest, ok := strings.CutPrefix(resourceOf(arn), "assumed-role/"); ok {
+		s.role, _, _ = strings.Cut(rest, "/")
+	}
+	return s
+}
+
+// roleOf reports whether id is the ARN of the session's role, arn:aws:iam::ACCOUNT:role/PATH/ROLE
+// (a session ARN does not carry the role's path).
+func (s *session) roleOf(id string) bool {
+	if s.role == "" || !strings.HasPrefix(id, "arn:") || arnField(id, 2) != "iam" || accountOf(id) != s.account {
+		return false
+	}
+	res := resourceOf(id)
+	return strings.HasPrefix(res, "role/") && res[strings.LastIndexByte(res, '/')+1:] == s.role
 }
 
 var scpLevels = func() []string {
@@ -282,7 +358,7 @@ func (p *Policy) collect(e *evalCtx, deny bool, d *Decision) bool {
 		if s.deny != deny || !s.applies(e) {
 			continue
 		}
-		if s.principal != nil && !s.principal.matches(e.req.Principal) {
+		if s.principal != nil && !s.principal.matches(e.req.Principal, &e.sess) {
 			continue
 		}
 		d.Deciding = append(d.Deciding, s.ref)
@@ -291,27 +367,33 @@ func (p *Policy) collect(e *evalCtx, deny bool, d *Decision) bool {
 	return found
 }
 
-// collectResource appends the Allow statements of a resource policy that apply; named reports
-// whether one names the principal itself (or everyone) rather than its account.
-func (p *Policy) collectResource(e *evalCtx, d *Decision) (allowed, named bool) {
+// resourceGrant is what the Allow statements of resource policies grant the request.
+type resourceGrant struct {
+	allowed bool // some Allow applies, whomever it names
+	named   bool // one names the principal itself (or everyone) rather than its account
+	role    bool // one names the role of the principal's role session
+}
+
+// collectResource appends the Allow statements of a resource policy that apply.
+func (p *Policy) collectResource(e *evalCtx, d *Decision, g *resourceGrant) {
 	for i := range p.compiled {
 		s := &p.compiled[i]
 		if s.deny || !s.applies(e) {
 			continue
 		}
-		ok, n := true, false
+		named, role := false, false
 		if s.principal != nil {
-			ok = s.principal.matches(e.req.Principal)
-			n = ok && s.principal.names(e.req.Principal)
-		}
-		if !ok {
-			continue
+			if !s.principal.matches(e.req.Principal, &e.sess) {
+				continue
+			}
+			named = s.principal.names(e.req.Principal)
+			role = !named && s.principal.namesRole(&e.sess)
 		}
 		d.Deciding = append(d.Deciding, s.ref)
-		allowed = true
-		named = named || n
+		g.allowed = true
+		g.named = g.named || named
+		g.role = g.role || role
 	}
-	return allowed, named
 }
 
 // applies reports whether the statement's action, resource and conditions match the request.
@@ -354,19 +436,33 @@ func matchList(pats []pattern, s string, e *evalCtx) bool {
 	return false
 }
 
-// matches reports whether the Principal (or NotPrincipal) element covers the principal ARN.
-func (c *cprincipal) matches(arn string) bool {
+// matches reports whether the Principal (or NotPrincipal) element covers the principal ARN; a
+// role's ARN covers its sessions.
+func (c *cprincipal) matches(arn string, sess *session) bool {
 	in := c.wildcard
 	if !in {
 		acct := accountOf(arn)
 		for _, id := range c.ids {
-			if id == arn || (acct != "" && (id == acct || isAccountRoot(id, acct))) {
+			if id == arn || (acct != "" && (id == acct || isAccountRoot(id, acct))) || sess.roleOf(id) {
 				in = true
 				break
 			}
 		}
 	}
 	return in != c.not
+}
+
+// namesRole reports whether the element names the role of the session.
+func (c *cprincipal) namesRole(sess *session) bool {
+	if c.not || sess.role == "" {
+		return false
+	}
+	for _, id := range c.ids {
+		if sess.roleOf(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // names reports whether the element names the principal itself or everyone.
@@ -386,20 +482,29 @@ func (c *cprincipal) names(arn string) bool {
 }
 
 // accountOf returns the fifth colon-separated field of an ARN (its account).
-func accountOf(arn string) string {
+func accountOf(arn string) string { return arnField(arn, 4) }
+
+// resourceOf returns the resource field of an ARN (after the fifth colon).
+func resourceOf(arn string) string { return arnField(arn, 5) }
+
+// arnField returns the colon-separated field i (0-based) of an ARN; the resource field (5) runs
+// to the end.
+func arnField(arn string, i int) string {
 	rest := arn
-	for range 4 {
-		i := strings.IndexByte(rest, ':')
-		if i < 0 {
+	for range i {
+		j := strings.IndexByte(rest, ':')
+		if j < 0 {
 			return ""
 		}
-		rest = rest[i+1:]
+		rest = rest[j+1:]
 	}
-	i := strings.IndexByte(rest, ':')
-	if i < 0 {
-		return ""
+	if i == 5 {
+		return rest
 	}
-	return rest[:i]
+	if j := strings.IndexByte(rest, ':'); j >= 0 {
+		return rest[:j]
+	}
+	return ""
 }
 
 func isAccountRoot(id, acct string) bool {

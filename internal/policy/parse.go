@@ -20,6 +20,7 @@ const (
 	KindBoundary             // permissions boundary
 	KindSCP                  // AWS Organizations service control policy
 	KindResource             // resource-based policy (bucket policy, trust policy...)
+	KindSession              // session policy passed to AssumeRole* or GetFederationToken
 )
 
 func (k Kind) String() string {
@@ -32,6 +33,8 @@ func (k Kind) String() string {
 		return "scp"
 	case KindResource:
 		return "resource"
+	case KindSession:
+		return "session"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -108,6 +111,7 @@ func (e *ValidationError) Is(target error) bool { return target == ErrMalformed 
 // returns it) named name, validates it for kind and compiles it. A *ValidationError lists every
 // problem found.
 func Parse(name string, data []byte, kind Kind) (*Policy, error) {
+	data = bytes.TrimPrefix(data, utf8BOM)
 	text := strings.TrimSpace(string(data))
 	if text != "" && !strings.HasPrefix(text, "{") {
 		dec, err := inventory.DecodePolicyDocument(text)
@@ -145,17 +149,22 @@ func MustParse(name, text string, kind Kind) *Policy {
 	return p
 }
 
+// utf8BOM is the byte order mark some editors write at the start of UTF-8 files.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 var (
 	topKeys       = map[string]bool{"Version": true, "Id": true, "Statement": true}
 	statementKeys = map[string]bool{"Sid": true, "Effect": true, "Principal": true, "NotPrincipal": true,
 		"Action": true, "NotAction": true, "Resource": true, "NotResource": true, "Condition": true}
 )
 
-// decodeDocument turns JSON into a Document, reporting syntax errors with line:column, unknown
-// keys and badly typed elements. A nil document means nothing more can be checked.
+// decodeDocument turns JSON into a Document, reporting syntax errors with line:column, duplicate
+// and unknown keys and badly typed elements. A nil document means nothing more can be checked.
+// Its cost is linear in the size of the document.
 func decodeDocument(name string, data []byte) (*Document, []Issue) {
-	var probe any
-	if err := json.Unmarshal(data, &probe); err != nil {
+	if !json.Valid(data) {
+		var probe any
+		err := json.Unmarshal(data, &probe) // words the syntax error
 		is := Issue{Policy: name, Index: -1, Message: "invalid JSON: " + err.Error()}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
@@ -167,21 +176,27 @@ func decodeDocument(name string, data []byte) (*Document, []Issue) {
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, []Issue{{Policy: name, Index: -1, Line: 1, Message: "a policy document must be a JSON object"}}
 	}
+	shape := scanShape(data)
+	keyLine := func(k string) int { return shape.topLines[k] }
 	var issues []Issue
+	for _, d := range shape.dups {
+		issues = append(issues, Issue{Policy: name, Index: d.index, Field: d.field, Line: d.line,
+			Message: fmt.Sprintf("duplicate key %q: JSON parsers keep one of the values, and which one varies", d.key)})
+	}
 	doc := &Document{}
-	for k := range top {
+	for _, k := range sortedKeys(top) {
 		if !topKeys[k] {
-			issues = append(issues, Issue{Policy: name, Index: -1, Field: k, Line: keyLine(data, k), Message: "unknown element"})
+			issues = append(issues, Issue{Policy: name, Index: -1, Field: k, Line: keyLine(k), Message: "unknown element"})
 		}
 	}
 	if v, ok := top["Version"]; ok {
 		if err := json.Unmarshal(v, &doc.Version); err != nil {
-			issues = append(issues, Issue{Policy: name, Index: -1, Field: "Version", Line: keyLine(data, "Version"), Message: "must be a string"})
+			issues = append(issues, Issue{Policy: name, Index: -1, Field: "Version", Line: keyLine("Version"), Message: "must be a string"})
 		}
 	}
 	if v, ok := top["Id"]; ok {
 		if err := json.Unmarshal(v, &doc.ID); err != nil {
-			issues = append(issues, Issue{Policy: name, Index: -1, Field: "Id", Line: keyLine(data, "Id"), Message: "must be a string"})
+			issues = append(issues, Issue{Policy: name, Index: -1, Field: "Id", Line: keyLine("Id"), Message: "must be a string"})
 		}
 	}
 	raw, ok := top["Statement"]
@@ -189,7 +204,7 @@ func decodeDocument(name string, data []byte) (*Document, []Issue) {
 		issues = append(issues, Issue{Policy: name, Index: -1, Field: "Statement", Line: 1, Message: "missing required element"})
 		return doc, issues
 	}
-	lines := statementLines(data)
+	lines := shape.statementLines
 	var elems []json.RawMessage
 	raw = bytes.TrimSpace(raw)
 	switch {
@@ -199,7 +214,7 @@ func decodeDocument(name string, data []byte) (*Document, []Issue) {
 	case len(raw) > 0 && raw[0] == '[':
 		_ = json.Unmarshal(raw, &elems)
 	default:
-		issues = append(issues, Issue{Policy: name, Index: -1, Field: "Statement", Line: keyLine(data, "Statement"), Message: "must be an object or a list of objects"})
+		issues = append(issues, Issue{Policy: name, Index: -1, Field: "Statement", Line: keyLine("Statement"), Message: "must be an object or a list of objects"})
 		return doc, issues
 	}
 	for i, e := range elems {
@@ -385,61 +400,135 @@ func checkAction(a string) error {
 	return nil
 }
 
-// statementLines returns the line of each statement's opening brace, in order.
-func statementLines(data []byte) []int {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
-	}
-	var lines []int
-	for dec.More() {
-		kt, err := dec.Token()
-		if err != nil {
-			return lines
-		}
-		key, _ := kt.(string)
-		start := skipSpace(data, int(dec.InputOffset()), true)
-		if key != "Statement" || start >= len(data) {
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return lines
-			}
-			continue
-		}
-		lines = lines[:0]
-		if data[start] == '{' {
-			lines = append(lines, lineOf(data, start))
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return lines
-			}
-			continue
-		}
-		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-			continue
-		}
-		for dec.More() {
-			at := skipSpace(data, int(dec.InputOffset()), true)
-			lines = append(lines, lineOf(data, at))
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return lines
-			}
-		}
-		if _, err := dec.Token(); err != nil {
-			return lines
-		}
-	}
-	return lines
+// shape is what a single pass over the JSON tokens finds: the line of each statement's opening
+// brace, the line of each top-level key, and duplicate keys in any object.
+type shape struct {
+	statementLines []int
+	topLines       map[string]int
+	dups           []duplicate
 }
 
-// keyLine is the line of the first top-level occurrence of "key"; 0 when not found.
-func keyLine(data []byte, key string) int {
-	i := bytes.Index(data, []byte(`"`+key+`"`))
-	if i < 0 {
-		return 0
+// duplicate is a key that occurs twice in one object: index is the statement (-1 outside
+// statements), field the top-level or statement element it lies in.
+type duplicate struct {
+	index int
+	field string
+	key   string
+	line  int
+}
+
+// Where a value lies in a policy document.
+const (
+	inTop = iota
+	inStatementList
+	inStatement
+	inElement // inside an element of a statement (Condition, Principal...) or of the document
+)
+
+type shapeCtx struct {
+	where int
+	index int
+	field string
+}
+
+// shapeScanner walks the tokens once; lines are counted incrementally, since every offset it asks
+// about lies after the previous one.
+type shapeScanner struct {
+	data []byte
+	dec  *json.Decoder
+	off  int
+	line int
+	out  *shape
+}
+
+// scanShape returns what it found before the first syntax error, if any (decodeDocument reports
+// syntax errors).
+func scanShape(data []byte) *shape {
+	out := &shape{topLines: map[string]int{}}
+	sc := &shapeScanner{data: data, dec: json.NewDecoder(bytes.NewReader(data)), line: 1, out: out}
+	_ = sc.value(shapeCtx{where: inTop, index: -1})
+	return out
+}
+
+func (sc *shapeScanner) lineAt(off int) int {
+	if off < sc.off {
+		return lineOf(sc.data, off)
 	}
-	return lineOf(data, i)
+	if off > len(sc.data) {
+		off = len(sc.data)
+	}
+	sc.line += bytes.Count(sc.data[sc.off:off], []byte("\n"))
+	sc.off = off
+	return sc.line
+}
+
+func (sc *shapeScanner) next() int { return skipSpace(sc.data, int(sc.dec.InputOffset()), true) }
+
+func (sc *shapeScanner) value(c shapeCtx) error {
+	start := sc.next()
+	t, err := sc.dec.Token()
+	if err != nil {
+		return err
+	}
+	switch t {
+	case json.Delim('{'):
+		if c.where == inStatementList { // "Statement": {...}
+			sc.out.statementLines = append(sc.out.statementLines, sc.lineAt(start))
+			c = shapeCtx{where: inStatement, index: 0}
+		}
+		return sc.object(c)
+	case json.Delim('['):
+		for i := 0; sc.dec.More(); i++ {
+			elem := c
+			if c.where == inStatementList {
+				sc.out.statementLines = append(sc.out.statementLines, sc.lineAt(sc.next()))
+				elem = shapeCtx{where: inStatement, index: i}
+			}
+			if err := sc.value(elem); err != nil {
+				return err
+			}
+		}
+		_, err = sc.dec.Token()
+		return err
+	}
+	return nil
+}
+
+func (sc *shapeScanner) object(c shapeCtx) error {
+	seen := map[string]bool{}
+	for sc.dec.More() {
+		at := sc.next()
+		t, err := sc.dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := t.(string)
+		child := shapeCtx{where: inElement, index: c.index, field: c.field}
+		switch c.where {
+		case inTop:
+			child.field = key
+			if _, ok := sc.out.topLines[key]; !ok {
+				sc.out.topLines[key] = sc.lineAt(at)
+			}
+			if key == "Statement" {
+				child.where = inStatementList
+				if seen[key] {
+					sc.out.statementLines = sc.out.statementLines[:0]
+				}
+			}
+		case inStatement:
+			child.field = key
+		}
+		if seen[key] {
+			sc.out.dups = append(sc.out.dups, duplicate{index: c.index, field: child.field, key: key, line: sc.lineAt(at)})
+		}
+		seen[key] = true
+		if err := sc.value(child); err != nil {
+			return err
+		}
+	}
+	_, err := sc.dec.Token()
+	return err
 }
 
 func skipSpace(data []byte, i int, commas bool) int {

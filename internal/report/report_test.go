@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 )
@@ -106,5 +107,67 @@ func TestWriteTableMasksAndEscapes(t *testing.T) {
 	}
 	if strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, `\x1b]0;pwned\x07`) {
 		t.Errorf("control characters passed through:\n%q", out)
+	}
+}
+
+// Cells a spreadsheet would run as a formula are prefixed with a quote (OWASP CSV injection);
+// others are left as they are.
+func TestWriteCSVNeutralisesFormulas(t *testing.T) {
+	until := time.Date(2027, 6, 30, 23, 59, 59, 0, time.UTC)
+	r := &report.Result{Findings: []rules.Finding{{
+		ID: "x", Rule: "password-unused", State: rules.StateExempt, Principal: "=1+1", PrincipalARN: "+cmd",
+		Resource: "-2", Title: "@SUM(A1)", Detail: "\tx", Controls: []string{"\rCIS"},
+		Exemption: &rules.Exemption{Reason: "=1+2 @SUM(A1:A9)", Source: "config", Until: &until},
+	}, {ID: "y", Rule: "user-mfa-missing", Principal: "alice", Detail: "a-b=c"}}}
+	var buf bytes.Buffer
+	if err := report.WriteCSV(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	for name, want := range map[string]string{"principal": "'=1+1", "principal_arn": "'+cmd", "resource": "'-2", "title": "'@SUM(A1)",
+		"detail": "'\tx", "controls": "'\rCIS", "exemption_reason": "'=1+2 @SUM(A1:A9)"} {
+		if got := rows[1][col[name]]; got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if got := rows[2][col["principal"]]; got != "alice" {
+		t.Errorf("plain cell changed: %q", got)
+	}
+	if got := rows[2][col["detail"]]; got != "a-b=c" {
+		t.Errorf("cell with a formula character inside changed: %q", got)
+	}
+	if got := rows[1][col["evidence"]]; got != "null" {
+		t.Errorf("evidence = %q", got)
+	}
+}
+
+// Every string of the table that comes from the account is escaped: the alias, the findings, and
+// the error and warning lines (a tag value must not forge an "error:" line or clear the screen).
+func TestWriteTableEscapes(t *testing.T) {
+	r := &report.Result{AccountID: "123456789012", AccountAlias: "prod\x1b[2J",
+		Errors:   []inventory.Problem{{Where: "tag\u2028x", Message: "bad\rerror: none"}},
+		Warnings: []inventory.Problem{{Where: "user/eve", Message: "tag iamwarden:exempt-rules\nerror: none\u202e"}},
+		Findings: []rules.Finding{{Rule: "user-mfa-missing", State: rules.StateViolation, Principal: "eve\x07", Detail: "d\u009b"}}}
+	var buf bytes.Buffer
+	if err := report.WriteTable(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, raw := range []string{"\x1b", "\r", "\u2028", "\u202e", "\x07", "\u009b", "\nerror: none"} {
+		if strings.Contains(out, raw) {
+			t.Errorf("table holds %q raw:\n%s", raw, out)
+		}
+	}
+	for _, esc := range []string{`prod\x1b[2J`, `tag\u2028x: bad\x0derror: none`, `tag iamwarden:exempt-rules\x0aerror: none\u202e`, `eve\x07`, `d\x9b`} {
+		if !strings.Contains(out, esc) {
+			t.Errorf("table lacks %q:\n%s", esc, out)
+		}
 	}
 }

@@ -20,6 +20,8 @@ type Result struct {
 	DataReadAt  time.Time        `json:"data_read_at"`
 	ReportAt    *time.Time       `json:"credential_report_generated_at,omitempty"`
 	Source      inventory.Source `json:"source"`
+	// ConfigFile is the configuration file the scan used; empty when none was found (defaults).
+	ConfigFile string `json:"config_file"`
 	// Partial is true when part of the account could not be read or understood; Errors says what.
 	Partial  bool                `json:"partial"`
 	Errors   []inventory.Problem `json:"errors"`

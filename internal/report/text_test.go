@@ -14,6 +14,7 @@ func TestSafeText(t *testing.T) {
 		"line\nbreak\ttab": `line\x0abreak\x09tab`,
 		"rtl\u202eexe.txt": `rtl\u202eexe.txt`,
 		"c1\u009b31m":      `c1\x9b31m`,
+		"a\u2028b\u2029c":  `a\u2028b\u2029c`,
 		"":                 "",
 	} {
 		if got := report.SafeText(in); got != want {

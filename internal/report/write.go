@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -20,6 +22,9 @@ const (
 	FormatTable Format = "table"
 	FormatJSON  Format = "json"
 	FormatCSV   Format = "csv"
+	// FormatText is the human format of commands whose output is not a table (policy lint).
+	FormatText  Format = "text"
+	FormatSARIF Format = "sarif"
 )
 
 // ParseFormat validates a --output value.
@@ -43,18 +48,58 @@ func Write(w io.Writer, r *Result, f Format) error {
 	}
 }
 
-// WriteJSON writes the documented JSON document.
+// WriteJSON writes the documented JSON document. The findings are encoded one at a time, so a
+// large account's document is never held in memory whole.
 func WriteJSON(w io.Writer, r *Result) error {
+	if len(r.Findings) == 0 {
+		return encodeJSON(w, r, "")
+	}
+	// The document without findings, split where they go: at the top level, so the key is
+	// indented once and unescaped (quotes inside values are escaped).
+	head := *r
+	head.Findings = []rules.Finding{}
+	var doc bytes.Buffer
+	if err := encodeJSON(&doc, &head, ""); err != nil {
+		return err
+	}
+	const slot = "\n  \"findings\": []"
+	before, after, ok := bytes.Cut(doc.Bytes(), []byte(slot))
+	if !ok {
+		return fmt.Errorf("json document has no findings slot")
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(before)
+	bw.WriteString("\n  \"findings\": [")
+	var buf bytes.Buffer
+	for i := range r.Findings {
+		buf.Reset()
+		if err := encodeJSON(&buf, &r.Findings[i], "    "); err != nil {
+			return fmt.Errorf("finding %s: %w", r.Findings[i].ID, err)
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	bw.WriteString("\n  ]")
+	bw.Write(after)
+	return bw.Flush()
+}
+
+// encodeJSON writes v indented by two spaces under prefix, followed by a newline.
+func encodeJSON(w io.Writer, v any, prefix string) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc.SetIndent(prefix, "  ")
 	enc.SetEscapeHTML(false) // "<root_account>" stays readable
-	return enc.Encode(r)
+	return enc.Encode(v)
 }
 
 // csvHeader is the CSV column set; evidence is one JSON column so the set never varies by rule.
 var csvHeader = []string{"account_id", "id", "rule", "severity", "state", "deadline", "principal", "principal_arn", "resource", "controls", "title", "detail", "exemption_reason", "exemption_until", "evidence"}
 
-// WriteCSV writes one row per finding.
+// WriteCSV writes one row per finding. Cells a spreadsheet would evaluate as a formula are
+// neutralised with SafeCell; access key IDs are written whole.
 func WriteCSV(w io.Writer, r *Result) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
@@ -78,6 +123,9 @@ func WriteCSV(w io.Writer, r *Result) error {
 		}
 		row := []string{f.AccountID, f.ID, f.Rule, string(f.Severity), string(f.State), deadline, f.Principal, f.PrincipalARN, f.Resource,
 			strings.Join(f.Controls, "; "), f.Title, f.Detail, reason, until, string(ev)}
+		for i := range row {
+			row[i] = SafeCell(row[i])
+		}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -90,7 +138,7 @@ func WriteCSV(w io.Writer, r *Result) error {
 func WriteTable(w io.Writer, r *Result) error {
 	name := r.AccountID
 	if r.AccountAlias != "" {
-		name += " (" + r.AccountAlias + ")"
+		name += " (" + SafeText(r.AccountAlias) + ")"
 	}
 	fmt.Fprintf(w, "Account %s, %s data read %s, judged as of %s\n", name, r.Source, stamp(r.DataReadAt), stamp(r.AsOf))
 	if r.Partial {
@@ -131,10 +179,10 @@ func WriteTable(w io.Writer, r *Result) error {
 		fmt.Fprintln(w, "No findings.")
 	}
 	for _, p := range r.Errors {
-		fmt.Fprintf(w, "\nerror: %s: %s", p.Where, p.Message)
+		fmt.Fprintf(w, "\nerror: %s: %s", SafeText(p.Where), SafeText(p.Message))
 	}
 	for _, p := range r.Warnings {
-		fmt.Fprintf(w, "\nwarning: %s: %s", p.Where, p.Message)
+		fmt.Fprintf(w, "\nwarning: %s: %s", SafeText(p.Where), SafeText(p.Message))
 	}
 	if len(r.Errors)+len(r.Warnings) > 0 {
 		fmt.Fprintln(w)

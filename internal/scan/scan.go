@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/access"
@@ -29,7 +30,24 @@ type Options struct {
 	// Now is the clock for GeneratedAt.
 	Now func() time.Time
 	Log *slog.Logger
+	// Concurrency bounds the per-user lookups in flight; DefaultConcurrency when zero or less.
+	// The result does not depend on it, nor on the order the lookups complete in.
+	Concurrency int
+	// Progress, when set, is told how many of a step's per-user lookups are done. It is called
+	// from one goroutine at a time.
+	Progress func(step Step, done, total int)
 }
+
+// DefaultConcurrency is the number of per-user lookups in flight by default.
+const DefaultConcurrency = 8
+
+// Step names a per-user lookup step for Progress.
+type Step string
+
+const (
+	StepLoginProfiles Step = "login profiles"
+	StepAccessKeys    Step = "access keys"
+)
 
 // Live answers the per-user questions the credential report cannot. It is nil for exports, in
 // which case the export's recorded answers are asked instead (snap.Recorded), at the same points:
@@ -49,6 +67,12 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.Progress == nil {
+		opts.Progress = func(Step, int, int) {}
 	}
 	asOf := opts.AsOf
 	if asOf.IsZero() {
@@ -76,7 +100,7 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 		res.ReportAt = &t
 	}
 	if live != nil && ruleOn(opts.Rules, "console-mfa-missing") {
-		res.Errors = append(res.Errors, readGraceProfiles(ctx, snap, env, live, opts.Log)...)
+		res.Errors = append(res.Errors, readGraceProfiles(ctx, snap, env, live, opts)...)
 	}
 	if ruleOn(opts.Rules, "mfa-not-enforced") {
 		r := access.NewResolver(snap)
@@ -88,11 +112,28 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 		}
 		res.Errors = append(res.Errors, unresolvedPolicies(snap, r)...)
 	}
-	res.Findings = evaluate(env, snap, opts)
+	principals := snap.Principals()
+	byPrincipal := make([][]rules.Finding, len(principals))
+	for i, p := range principals {
+		byPrincipal[i] = rules.Evaluate(env, snap.AccountID, p, opts.Rules, opts.Exempter)
+	}
 	if live != nil {
-		res.Errors = append(res.Errors, nameKeys(ctx, snap, res.Findings, opts.Rules, live, opts.Log)...)
-		// Judge again so that details and finding IDs name the keys.
-		res.Findings = evaluate(env, snap, opts)
+		named, probs := nameKeys(ctx, principals, byPrincipal, live, opts)
+		res.Errors = append(res.Errors, probs...)
+		// Judge the users whose keys were listed again, so that details and finding IDs name
+		// the keys.
+		for _, i := range named {
+			byPrincipal[i] = rules.Evaluate(env, snap.AccountID, principals[i], opts.Rules, opts.Exempter)
+		}
+	}
+	n := 0
+	for _, fs := range byPrincipal {
+		n += len(fs)
+	}
+	res.Findings = make([]rules.Finding, 0, n)
+	for i, fs := range byPrincipal {
+		res.Findings = append(res.Findings, fs...)
+		byPrincipal[i] = nil
 	}
 	res.Partial = len(res.Errors) > 0
 	if res.Errors == nil {
@@ -102,14 +143,6 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 	res.Warnings = append(res.Warnings, rootNotJudged(snap, opts.Rules)...)
 	res.Count(len(snap.Users))
 	return res, nil
-}
-
-func evaluate(env rules.Env, snap *inventory.Snapshot, opts Options) []rules.Finding {
-	out := []rules.Finding{}
-	for _, p := range snap.Principals() {
-		out = append(out, rules.Evaluate(env, snap.AccountID, p, opts.Rules, opts.Exempter)...)
-	}
-	return out
 }
 
 // unresolvedPolicies names the users with credentials whose policies cannot all be read: their
@@ -160,98 +193,171 @@ func ruleOn(rs []rules.Rule, id string) bool {
 
 // readGraceProfiles reads the login profile creation time of console users without MFA whose
 // password was last set inside the grace window. For them the report alone cannot tell: a
-// password changed yesterday may belong to a login profile created a year ago.
-func readGraceProfiles(ctx context.Context, snap *inventory.Snapshot, env rules.Env, live Live, log *slog.Logger) []inventory.Problem {
-	var probs []inventory.Problem
+// password changed yesterday may belong to a login profile created a year ago. It can when the
+// user was created in the same second as the password was set: the login profile, which cannot
+// predate its user, was created then.
+func readGraceProfiles(ctx context.Context, snap *inventory.Snapshot, env rules.Env, live Live, opts Options) []inventory.Problem {
+	var need []int
 	for i := range snap.Users {
-		u := &snap.Users[i]
-		pw := u.Password
-		if !pw.Enabled || u.MFA.Active || pw.LastChanged.IsZero() || !pw.ProfileCreated.IsZero() {
-			continue
+		if profileNeeded(&snap.Users[i], env) {
+			need = append(need, i)
 		}
-		if env.AsOf.Sub(pw.LastChanged) >= env.Thresholds.ConsoleMFAGrace {
-			continue
-		}
-		created, ok, err := live.LoginProfileCreated(ctx, u.Name)
-		if errors.Is(err, inventory.ErrNotRecorded) {
-			continue
-		}
-		if err != nil {
+	}
+	type answer struct {
+		created time.Time
+		ok      bool
+		err     error
+	}
+	answers := make([]answer, len(need))
+	forEach(len(need), opts.Concurrency, func(done int) { opts.Progress(StepLoginProfiles, done, len(need)) }, func(j int) {
+		a := &answers[j]
+		a.created, a.ok, a.err = live.LoginProfileCreated(ctx, snap.Users[need[j]].Name)
+	})
+	var probs []inventory.Problem
+	for j, i := range need {
+		u, a := &snap.Users[i], answers[j]
+		switch {
+		case errors.Is(a.err, inventory.ErrNotRecorded):
+			// An export without the answer: the report's last change stands.
+		case a.err != nil:
 			u.Incomplete = true
-			probs = append(probs, inventory.Problem{Where: "iam:GetLoginProfile", Principal: u.Name, Message: err.Error()})
-			continue
-		}
-		if !ok {
+			probs = append(probs, inventory.Problem{Where: "iam:GetLoginProfile", Principal: u.Name, Message: a.err.Error()})
+		case !a.ok:
 			// The password was removed after the report was generated.
-			log.Info("login profile gone since the credential report", "user", u.Name)
+			opts.Log.Info("login profile gone since the credential report", "user", u.Name)
 			u.Password.Enabled = false
-			continue
+		default:
+			u.Password.ProfileCreated = a.created
 		}
-		u.Password.ProfileCreated = created
 	}
 	return probs
+}
+
+// profileNeeded reports whether u's verdict or deadline under console-mfa-missing depends on
+// when its login profile was created, which the report does not say.
+func profileNeeded(u *inventory.User, env rules.Env) bool {
+	pw := u.Password
+	if !pw.Enabled || u.MFA.Active || u.Incomplete || pw.LastChanged.IsZero() || !pw.ProfileCreated.IsZero() {
+		return false
+	}
+	if env.AsOf.Sub(pw.LastChanged) >= env.Thresholds.ConsoleMFAGrace {
+		return false // past the grace period however early the profile was created
+	}
+	// The profile was created between the user's creation and the password's last change; the
+	// report has both to the second.
+	return u.Created.IsZero() || !u.Created.Truncate(time.Second).Equal(pw.LastChanged.Truncate(time.Second))
 }
 
 // nameKeys fills in the access key IDs of the users that have key findings, or findings of rules
 // whose details name keys (Rule.NamesKeys): the credential report only has slots. Each affected user's keys are listed once and matched to slots by
 // creation second and status (inventory.NameAccessKeys); the last use of keys still alike is
 // read, one call per key, to tell them apart. A key the evidence does not pin down stays unnamed.
-func nameKeys(ctx context.Context, snap *inventory.Snapshot, fs []rules.Finding, rs []rules.Rule, live Live, log *slog.Logger) []inventory.Problem {
+// It returns the indexes of the principals whose keys were listed.
+func nameKeys(ctx context.Context, principals []*inventory.User, findings [][]rules.Finding, live Live, opts Options) ([]int, []inventory.Problem) {
 	namesKeys := map[string]bool{}
-	for _, r := range rs {
+	for _, r := range opts.Rules {
 		namesKeys[r.ID] = r.NamesKeys
 	}
-	need := map[string]bool{}
-	for _, f := range fs {
-		if f.Principal == inventory.RootName {
+	var need []int
+	for i, fs := range findings {
+		if principals[i].IsRoot {
 			continue // root's keys cannot be listed by an IAM principal
 		}
-		if (f.Key != nil && f.Key.ID == "") || namesKeys[f.Rule] {
-			need[f.Principal] = true
+		if slices.ContainsFunc(fs, func(f rules.Finding) bool { return (f.Key != nil && f.Key.ID == "") || namesKeys[f.Rule] }) {
+			need = append(need, i)
 		}
 	}
+	type answer struct {
+		listed bool
+		probs  []inventory.Problem
+	}
+	answers := make([]answer, len(need))
+	forEach(len(need), opts.Concurrency, func(done int) { opts.Progress(StepAccessKeys, done, len(need)) }, func(j int) {
+		answers[j].listed, answers[j].probs = nameUserKeys(ctx, principals[need[j]], live)
+	})
+	var named []int
 	var probs []inventory.Problem
-	for i := range snap.Users {
-		u := &snap.Users[i]
-		if !need[u.Name] {
+	for j, i := range need {
+		probs = append(probs, answers[j].probs...)
+		if !answers[j].listed {
 			continue
 		}
-		metas, err := live.AccessKeys(ctx, u.Name)
-		if errors.Is(err, inventory.ErrNotRecorded) {
-			continue
-		}
-		if err != nil {
-			probs = append(probs, inventory.Problem{Where: "iam:ListAccessKeys", Principal: u.Name, Message: err.Error()})
-			continue
-		}
-		metas = slices.Clone(metas)
-		inventory.NameAccessKeys(u.AccessKeys, metas)
-		if ids := inventory.LastUseWanted(u.AccessKeys, metas); len(ids) > 0 {
-			for j := range metas {
-				if !slices.Contains(ids, metas[j].ID) {
-					continue
-				}
-				lu, err := live.AccessKeyLastUsed(ctx, metas[j].ID)
-				if errors.Is(err, inventory.ErrNotRecorded) {
-					continue
-				}
-				if err != nil {
-					probs = append(probs, inventory.Problem{Where: "iam:GetAccessKeyLastUsed", Principal: u.Name,
-						Message: fmt.Sprintf("access key %s: %v", rules.MaskKeyID(metas[j].ID), err)})
-					continue
-				}
-				metas[j].LastUse = &lu
-			}
-			inventory.NameAccessKeys(u.AccessKeys, metas)
-		}
+		named = append(named, i)
+		u := principals[i]
 		for _, k := range u.AccessKeys {
 			if k.Unmatched != nil {
-				log.Warn("access key from the credential report not named", "user", u.Name, "slot", k.Slot,
+				opts.Log.Warn("access key from the credential report not named", "user", u.Name, "slot", k.Slot,
 					"reason", string(k.Unmatched.Reason), "candidates", maskAll(k.Unmatched.Candidates))
 			}
 		}
 	}
-	return probs
+	return named, probs
+}
+
+// nameUserKeys lists u's keys and names its report keys after them, reading the last use of keys
+// still alike. It touches u only, so users can be named concurrently.
+func nameUserKeys(ctx context.Context, u *inventory.User, live Live) (bool, []inventory.Problem) {
+	metas, err := live.AccessKeys(ctx, u.Name)
+	if errors.Is(err, inventory.ErrNotRecorded) {
+		return false, nil // an export without the answer: keys stay named by slot
+	}
+	if err != nil {
+		return false, []inventory.Problem{{Where: "iam:ListAccessKeys", Principal: u.Name, Message: err.Error()}}
+	}
+	metas = slices.Clone(metas)
+	inventory.NameAccessKeys(u.AccessKeys, metas)
+	ids := inventory.LastUseWanted(u.AccessKeys, metas)
+	if len(ids) == 0 {
+		return true, nil
+	}
+	var probs []inventory.Problem
+	for j := range metas {
+		if !slices.Contains(ids, metas[j].ID) {
+			continue
+		}
+		lu, err := live.AccessKeyLastUsed(ctx, metas[j].ID)
+		if errors.Is(err, inventory.ErrNotRecorded) {
+			continue // an export without the answer: the keys may stay undecided
+		}
+		if err != nil {
+			probs = append(probs, inventory.Problem{Where: "iam:GetAccessKeyLastUsed", Principal: u.Name,
+				Message: fmt.Sprintf("access key %s: %v", rules.MaskKeyID(metas[j].ID), err)})
+			continue
+		}
+		metas[j].LastUse = &lu
+	}
+	inventory.NameAccessKeys(u.AccessKeys, metas)
+	return true, probs
+}
+
+// forEach calls fn(0) .. fn(n-1), at most width at a time, and returns when all have returned.
+// After each call, progress is told how many are done; it is called by one goroutine at a time.
+func forEach(n, width int, progress func(done int), fn func(i int)) {
+	if n == 0 {
+		return
+	}
+	next := make(chan int)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		done int
+	)
+	for range min(width, n) {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+				mu.Lock()
+				done++
+				progress(done)
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 func maskAll(ids []string) []string {

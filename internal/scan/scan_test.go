@@ -2,10 +2,12 @@ package scan_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,13 +26,32 @@ type fakeLive struct {
 	keys     map[string][]inventory.AccessKeyMeta
 	lastUse  map[string]inventory.AccessKeyLastUse
 	fail     map[string]bool // by user or key ID
-	asked    []string
+	// hold, when set, runs before every answer (outside the lock).
+	hold  func(what string)
+	mu    sync.Mutex
+	asked []string
+}
+
+func (f *fakeLive) ask(what string) {
+	if f.hold != nil {
+		f.hold(what)
+	}
+	f.mu.Lock()
+	f.asked = append(f.asked, what)
+	f.mu.Unlock()
+}
+
+// askedSorted is what was asked, in sorted order (lookups run concurrently).
+func (f *fakeLive) askedSorted() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Sorted(slices.Values(f.asked))
 }
 
 var _ scan.Live = (*fakeLive)(nil)
 
 func (f *fakeLive) LoginProfileCreated(_ context.Context, user string) (time.Time, bool, error) {
-	f.asked = append(f.asked, "profile:"+user)
+	f.ask("profile:" + user)
 	if f.fail[user] {
 		return time.Time{}, false, errors.New("AccessDenied")
 	}
@@ -39,7 +60,7 @@ func (f *fakeLive) LoginProfileCreated(_ context.Context, user string) (time.Tim
 }
 
 func (f *fakeLive) AccessKeys(_ context.Context, user string) ([]inventory.AccessKeyMeta, error) {
-	f.asked = append(f.asked, "keys:"+user)
+	f.ask("keys:" + user)
 	if f.fail[user] {
 		return nil, errors.New("AccessDenied")
 	}
@@ -47,7 +68,7 @@ func (f *fakeLive) AccessKeys(_ context.Context, user string) ([]inventory.Acces
 }
 
 func (f *fakeLive) AccessKeyLastUsed(_ context.Context, id string) (inventory.AccessKeyLastUse, error) {
-	f.asked = append(f.asked, "lastuse:"+id)
+	f.ask("lastuse:" + id)
 	if f.fail[id] {
 		return inventory.AccessKeyLastUse{}, errors.New("AccessDenied")
 	}
@@ -103,14 +124,9 @@ func TestGraceReadsLoginProfileOnlyWhenReportCannotDecide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAsked := []string{"profile:changed", "profile:new", "profile:gone"}
-	if len(live.asked) != len(wantAsked) {
-		t.Fatalf("asked %v, want %v", live.asked, wantAsked)
-	}
-	for i := range wantAsked {
-		if live.asked[i] != wantAsked[i] {
-			t.Fatalf("asked %v, want %v", live.asked, wantAsked)
-		}
+	wantAsked := []string{"profile:changed", "profile:gone", "profile:new"}
+	if got := live.askedSorted(); !slices.Equal(got, wantAsked) {
+		t.Fatalf("asked %v, want %v", got, wantAsked)
 	}
 	states := map[string]rules.State{}
 	for _, f := range res.Findings {
@@ -155,8 +171,8 @@ func TestKeysNamedByCreationTime(t *testing.T) {
 	if f.Resource != "AKIAA" || f.ID != "123456789012/access-key-unused/bot/AKIAA" || f.Detail != "key AKIAA" || f.Key.ID != "AKIAA" {
 		t.Errorf("finding not named by key ID: %+v", f)
 	}
-	if len(live.asked) != 1 || live.asked[0] != "keys:bot" {
-		t.Errorf("asked %v, want only the user with a key finding", live.asked)
+	if got := live.askedSorted(); len(got) != 1 || got[0] != "keys:bot" {
+		t.Errorf("asked %v, want only the user with a key finding", got)
 	}
 }
 
@@ -242,8 +258,8 @@ func TestKeysCreatedInTheSameSecond(t *testing.T) {
 		"keys:alike", "lastuse:AKIAONE", "lastuse:AKIATWO",
 		"keys:denied", "lastuse:AKIADENIED", "lastuse:AKIAREAD",
 		"keys:single", "lastuse:AKIAONLY"}
-	if !slices.Equal(live.asked, wantAsked) {
-		t.Errorf("asked %v\nwant  %v", live.asked, wantAsked)
+	if got := live.askedSorted(); !slices.Equal(got, slices.Sorted(slices.Values(wantAsked))) {
+		t.Errorf("asked %v\nwant  %v", got, wantAsked)
 	}
 	if !res.Partial || len(res.Errors) != 1 || res.Errors[0].Where != "iam:GetAccessKeyLastUsed" || res.Errors[0].Principal != "denied" {
 		t.Errorf("partial %v, errors %+v: want the failed last-use read of denied", res.Partial, res.Errors)
@@ -354,6 +370,130 @@ func TestOfflineKeysToldApartByRecordedLastUse(t *testing.T) {
 	res := scanExport(t, dir)
 	if len(res.Findings) != 1 || res.Findings[0].Resource != "AKIAIOSFODNN7EXAMPLE" || res.Findings[0].KeyIDUnknown != nil || res.Partial {
 		t.Errorf("findings %+v, errors %+v", res.Findings, res.Errors)
+	}
+}
+
+func TestLoginProfileNotReadWhenTheReportDecides(t *testing.T) {
+	grace := rules.DefaultThresholds().ConsoleMFAGrace
+	set := readAt.Add(-2 * time.Hour)
+	snap := &inventory.Snapshot{AccountID: "123456789012", ReadAt: readAt, Users: []inventory.User{
+		// Created with its password (same second): the profile dates from then, no call.
+		{Name: "new", Created: set, Password: inventory.Password{Enabled: true, LastChanged: set}},
+		// Created a year ago, password changed 2h ago: the profile may be a year old.
+		{Name: "reset", Created: readAt.AddDate(-1, 0, 0), Password: inventory.Password{Enabled: true, LastChanged: set}},
+		// Created a second before the password: the deadline is not known to the second.
+		{Name: "second", Created: set.Add(-time.Second), Password: inventory.Password{Enabled: true, LastChanged: set}},
+		// Its row could not be read: the rule does not judge it, no call.
+		{Name: "partial", Incomplete: true, Password: inventory.Password{Enabled: true, LastChanged: set}},
+	}}
+	live := &fakeLive{profiles: map[string]time.Time{"reset": readAt.AddDate(-1, 0, 0), "second": set.Add(-time.Second)}}
+	res, err := scan.Run(context.Background(), snap, opts(), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := live.askedSorted(), []string{"profile:reset", "profile:second"}; !slices.Equal(got, want) {
+		t.Errorf("asked %v, want %v", got, want)
+	}
+	got := map[string]string{}
+	for _, f := range res.Findings {
+		got[f.Principal] = string(f.State)
+		if f.Deadline != nil {
+			got[f.Principal] += " until " + f.Deadline.Format(time.RFC3339)
+		}
+	}
+	want := map[string]string{
+		"new":     "pending until " + set.Add(grace).Format(time.RFC3339),
+		"reset":   "violation",
+		"second":  "pending until " + set.Add(grace-time.Second).Format(time.RFC3339),
+		"partial": "pending until " + set.Add(grace).Format(time.RFC3339), // the stand-in rule ignores Incomplete
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("findings %v\nwant     %v", got, want)
+	}
+}
+
+// TestLookupsRunConcurrentlyWithAnOrderFreeResult holds the first user's lookups until every
+// other user's have been made, so they complete in reverse, and compares the result with one
+// made a lookup at a time.
+func TestLookupsRunConcurrentlyWithAnOrderFreeResult(t *testing.T) {
+	const users = 40
+	created := readAt.AddDate(-1, 0, 0)
+	newSnap := func() *inventory.Snapshot {
+		snap := &inventory.Snapshot{AccountID: "123456789012", ReadAt: readAt}
+		for i := range users {
+			snap.Users = append(snap.Users, inventory.User{Name: fmt.Sprintf("u%02d", i), Created: created,
+				Password:   inventory.Password{Enabled: true, LastChanged: readAt.Add(-time.Hour)},
+				AccessKeys: []inventory.AccessKey{{Slot: 1, Active: true, Created: created}}})
+		}
+		return snap
+	}
+	newLive := func() *fakeLive {
+		l := &fakeLive{profiles: map[string]time.Time{}, keys: map[string][]inventory.AccessKeyMeta{}, fail: map[string]bool{}}
+		for i := range users {
+			name := fmt.Sprintf("u%02d", i)
+			if i%3 == 0 {
+				l.profiles[name] = created
+			} else if i%3 == 1 {
+				l.profiles[name] = readAt.Add(-time.Hour)
+			}
+			if i%7 == 0 {
+				l.fail[name] = true
+			}
+			l.keys[name] = []inventory.AccessKeyMeta{{ID: fmt.Sprintf("AKIA%016d", i), Active: true, Created: created}}
+		}
+		return l
+	}
+	run := func(live *fakeLive, width int) (string, []string) {
+		o := opts()
+		o.Concurrency = width
+		var steps []string
+		o.Progress = func(s scan.Step, done, total int) {
+			if done == total {
+				steps = append(steps, fmt.Sprintf("%s %d/%d", s, done, total))
+			}
+		}
+		res, err := scan.Run(context.Background(), newSnap(), o, live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := json.MarshalIndent(res, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), steps
+	}
+	sequential, steps := run(newLive(), 1)
+	if want := []string{"login profiles 40/40", "access keys 40/40"}; !slices.Equal(steps, want) {
+		t.Errorf("progress %v, want %v", steps, want)
+	}
+
+	live := newLive()
+	others := make(chan struct{}, 2*users)
+	var outOfOrder []string
+	live.hold = func(what string) {
+		if what != "profile:u00" && what != "keys:u00" {
+			others <- struct{}{}
+			return
+		}
+		want := users - 1 // the other users' lookups of this step
+		timeout := time.NewTimer(10 * time.Second)
+		defer timeout.Stop()
+		for range want {
+			select {
+			case <-others:
+			case <-timeout.C:
+				t.Errorf("%s: the other users' lookups did not run while it was held", what)
+				return
+			}
+		}
+		outOfOrder = append(outOfOrder, what)
+	}
+	concurrent, _ := run(live, 4)
+	if len(outOfOrder) != 2 {
+		t.Fatalf("held lookups completed last: %v, want profile:u00 and keys:u00", outOfOrder)
+	}
+	if concurrent != sequential {
+		t.Errorf("result depends on completion order:\nconcurrent %s\nsequential %s", concurrent, sequential)
 	}
 }
 

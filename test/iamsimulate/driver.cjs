@@ -28,7 +28,8 @@ async function main() {
       })),
       resourceControlPolicies: [],
       permissionBoundaryPolicies: c.boundary ? [{ name: 'boundary', policy: c.boundary }] : undefined,
-      resourcePolicy: c.resourcePolicy || undefined
+      resourcePolicy: c.resourcePolicy || undefined,
+      sessionPolicy: c.sessionPolicy || undefined
     }
     try {
       const r = await sim.runSimulation(simulation, {})

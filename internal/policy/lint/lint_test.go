@@ -72,6 +72,9 @@ func TestSeedPolicies(t *testing.T) {
 		// BoolIfExists true lets access keys through, to the MFA devices too.
 		{"allow_ifexists_true.json", policy.KindIdentity, []string{"mfa-allow-ifexists-true error", "mfa-deactivate-without-mfa error"}},
 		{"invalid.json", policy.KindIdentity, []string{"invalid-policy error"}},
+		// sts:GetSessionToken is missing from the NotAction list: no policy can deny it
+		// (Permissions for GetSessionToken), so users still get MFA sessions.
+		{"deny_covers_get_session_token.json", policy.KindIdentity, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -369,5 +372,13 @@ func TestSARIFStructure(t *testing.T) {
 		if loc.ArtifactLocation.URI != "testdata/seed004_minimal_old.json" || loc.Region.StartLine < 1 {
 			t.Errorf("location %+v", loc)
 		}
+	}
+}
+
+func TestDuplicateKeyIsAnError(t *testing.T) {
+	fs := lintFile(t, "duplicate_effect.json", policy.KindIdentity)
+	if len(fs) != 1 || fs[0].Rule != lint.RuleInvalidPolicy || fs[0].Severity != lint.SeverityError || fs[0].Line != 6 ||
+		!strings.Contains(fs[0].Message, `duplicate key "Effect"`) {
+		t.Errorf("findings %+v: want one invalid-policy error on line 6 naming the duplicate Effect", fs)
 	}
 }

@@ -177,7 +177,9 @@ var authWords = map[policy.AuthKind]string{
 }
 
 // registration lists what a user without MFA needs: critical actions to register a device on
-// the console, and the others for a forced password change and MFA sessions on the command line.
+// the console, and the others for a forced password change. sts:GetSessionToken, which command
+// line users need for an MFA session, is not listed: no policy can deny it (IAM User Guide,
+// Permissions for GetSessionToken), and the evaluator says so.
 var registration = []struct {
 	action, resource string
 	critical         bool
@@ -188,7 +190,6 @@ var registration = []struct {
 	{"iam:ListMFADevices", probeUser, true},
 	{"iam:ListVirtualMFADevices", "*", true},
 	{"iam:ResyncMFADevice", probeUser, false},
-	{"sts:GetSessionToken", "*", false},
 	{"iam:ChangePassword", probeUser, false},
 	{"iam:GetAccountPasswordPolicy", "*", false},
 }
@@ -221,7 +222,7 @@ func mfaDenyBlocksRegistration(d *Document, p *policy.Policy) []Finding {
 	var out []Finding
 	for _, i := range sortedKeys(byStatement) {
 		b := byStatement[i]
-		sev, why := SeverityWarning, "users cannot change a password that must be reset at first sign-in, or get MFA session credentials with sts:GetSessionToken"
+		sev, why := SeverityWarning, "users cannot resynchronize their device, or change a password that must be reset at first sign-in"
 		if b.critical {
 			sev, why = SeverityError, "users without MFA cannot register a device and are locked out"
 		}

@@ -4,34 +4,158 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/policy"
 )
 
-// ReadFile returns the policy documents of a file: a policy document (JSON, or URL-encoded JSON
-// as the IAM API returns it), a CloudFormation template (JSON or YAML, short-form tags such as
-// !Sub and !Ref accepted) or a Terraform JSON configuration (*.tf.json). A plain policy document
-// is linted as kind; templates say themselves which of their policies are SCPs.
+// Source is what a file or directory holds: the documents to lint, and notes on the policies
+// and files that cannot be linted.
+type Source struct {
+	Documents []Document
+	Notes     []Note
+}
+
+// Note is a policy, or a file, that was found but not linted, with the reason.
+type Note struct {
+	File   string
+	Line   int    // 0 for the whole file
+	Name   string // the resource, empty for the whole file
+	Reason string
+}
+
+// String is "file:line: name: not linted: reason".
+func (n Note) String() string {
+	var b strings.Builder
+	b.WriteString(n.File)
+	if n.Line > 0 {
+		fmt.Fprintf(&b, ":%d", n.Line)
+	}
+	if n.Name != "" {
+		b.WriteString(": " + n.Name)
+	}
+	b.WriteString(": not linted: " + n.Reason)
+	return b.String()
+}
+
+// Extensions are the file name endings ReadPath reads in a directory.
+var Extensions = []string{".json", ".yaml", ".yml", ".template", ".tf", ".tf.json"}
+
+// ReadPath reads a file, or every file under a directory whose name ends in one of Extensions
+// (recursively, in lexical order, leaving out hidden directories such as .terraform and .git).
+// A file named explicitly is read whatever its name; in a directory, JSON and YAML files that
+// are neither a policy document, a CloudFormation template nor a Terraform JSON configuration
+// are noted and left out.
+func ReadPath(path string, kind policy.Kind) (Source, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return Source{}, err
+	}
+	if !info.IsDir() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Source{}, err
+		}
+		return Read(path, data, kind)
+	}
+	var src Source
+	err = filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if p != path && strings.HasPrefix(e.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !hasExtension(e.Name()) {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if !isTerraform(p) && !holdsPolicies(data) {
+			src.Notes = append(src.Notes, Note{File: p, Reason: "holds no policy document, CloudFormation template or Terraform configuration"})
+			return nil
+		}
+		s, err := Read(p, data, kind)
+		if err != nil {
+			return err
+		}
+		src.Documents = append(src.Documents, s.Documents...)
+		src.Notes = append(src.Notes, s.Notes...)
+		return nil
+	})
+	return src, err
+}
+
+func hasExtension(name string) bool {
+	name = strings.ToLower(name)
+	for _, ext := range Extensions {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+func isTerraform(name string) bool { return strings.HasSuffix(strings.ToLower(name), ".tf") }
+
+// holdsPolicies reports whether JSON or YAML data is a mapping with a policy's Statement, a
+// template's Resources or a Terraform configuration's resource.
+func holdsPolicies(data []byte) bool {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return false
+	}
+	top := root.Content[0]
+	return get(top, "Statement") != nil || get(top, "Resources") != nil || get(top, "resource") != nil
+}
+
+// ReadFile returns the policy documents of a file, as Read does, without its notes.
 func ReadFile(name string, data []byte, kind policy.Kind) ([]Document, error) {
+	src, err := Read(name, data, kind)
+	return src.Documents, err
+}
+
+// Read returns the policy documents of a file: a policy document (JSON, or URL-encoded JSON as
+// the IAM API returns it), a CloudFormation template (JSON or YAML, short-form tags such as
+// !Sub and !Ref accepted), a Terraform configuration (*.tf, HCL) or a Terraform JSON
+// configuration (*.tf.json). A plain policy document is linted as kind; templates and
+// configurations say themselves which of their policies are SCPs.
+func Read(name string, data []byte, kind policy.Kind) (Source, error) {
+	if isTerraform(name) {
+		return terraformHCL(name, data)
+	}
 	trimmed := bytes.TrimSpace(data)
 	var root yaml.Node
 	if len(trimmed) == 0 || yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		// Not a mapping: URL-encoded JSON or something the policy parser will explain.
-		return []Document{{File: name, Kind: kind, Text: data}}, nil
+		return Source{Documents: []Document{{File: name, Kind: kind, Text: data}}}, nil
 	}
 	top := root.Content[0]
 	switch {
 	case get(top, "Resources") != nil && get(top, "Statement") == nil:
-		return cloudFormation(name, get(top, "Resources"))
+		docs, err := cloudFormation(name, get(top, "Resources"))
+		return Source{Documents: docs}, err
 	case get(top, "resource") != nil && get(top, "Statement") == nil:
-		return terraformJSON(name, get(top, "resource"))
+		return terraformJSON(name, get(top, "resource")), nil
 	}
-	return []Document{{File: name, Kind: kind, Text: data}}, nil
+	return Source{Documents: []Document{{File: name, Kind: kind, Text: data}}}, nil
 }
 
 // get returns the value of key in a mapping node.
@@ -118,39 +242,178 @@ func cloudFormation(file string, resources *yaml.Node) ([]Document, error) {
 	return out, nil
 }
 
+// terraformResources are the Terraform resource types that hold a policy, the attribute that
+// holds it and its kind.
+var terraformResources = map[string]struct {
+	attr string
+	kind policy.Kind
+}{
+	"aws_iam_policy":           {"policy", policy.KindIdentity},
+	"aws_iam_group_policy":     {"policy", policy.KindIdentity},
+	"aws_iam_user_policy":      {"policy", policy.KindIdentity},
+	"aws_iam_role_policy":      {"policy", policy.KindIdentity},
+	"aws_organizations_policy": {"content", policy.KindSCP},
+}
+
+// scpType is the aws_organizations_policy type that is an SCP, the provider's default.
+const scpType = "SERVICE_CONTROL_POLICY"
+
 // terraformJSON extracts policies given as JSON strings in a Terraform JSON configuration.
-func terraformJSON(file string, resources *yaml.Node) ([]Document, error) {
-	attrs := map[string]struct {
-		attr string
-		kind policy.Kind
-	}{
-		"aws_iam_policy":           {"policy", policy.KindIdentity},
-		"aws_iam_group_policy":     {"policy", policy.KindIdentity},
-		"aws_iam_user_policy":      {"policy", policy.KindIdentity},
-		"aws_iam_role_policy":      {"policy", policy.KindIdentity},
-		"aws_organizations_policy": {"content", policy.KindSCP},
-	}
-	var out []Document
+func terraformJSON(file string, resources *yaml.Node) Source {
+	var out Source
 	for _, kv := range pairs(resources) {
 		typ := kv[0].Value
-		a, ok := attrs[typ]
+		a, ok := terraformResources[typ]
 		if !ok {
 			continue
 		}
 		for _, r := range pairs(kv[1]) {
 			if typ == "aws_organizations_policy" {
-				if t := scalarValue(get(r[1], "type")); t != "" && t != "SERVICE_CONTROL_POLICY" {
+				if t := scalarValue(get(r[1], "type")); t != "" && t != scpType {
 					continue
 				}
 			}
+			name := typ + "." + r[0].Value
 			v := get(r[1], a.attr)
-			if v == nil || v.Kind != yaml.ScalarNode || !strings.HasPrefix(strings.TrimSpace(v.Value), "{") {
-				continue // an expression (jsonencode, data source): not a literal document
+			if v == nil {
+				continue
 			}
-			out = append(out, Document{File: file, Name: typ + "." + r[0].Value, Line: v.Line, Kind: a.kind, Text: []byte(v.Value)})
+			if v.Kind != yaml.ScalarNode || !strings.HasPrefix(strings.TrimSpace(v.Value), "{") {
+				out.Notes = append(out.Notes, Note{File: file, Line: v.Line, Name: name, Reason: "not a literal (a Terraform expression)"})
+				continue
+			}
+			out.Documents = append(out.Documents, Document{File: file, Name: name, Line: v.Line, Kind: a.kind, Text: []byte(v.Value)})
 		}
 	}
+	return out
+}
+
+// hclFunctions are the functions a policy attribute may call and still be a literal.
+var hclFunctions = map[string]function.Function{"jsonencode": stdlib.JSONEncodeFunc}
+
+// terraformHCL extracts the policies of a Terraform configuration: heredocs, strings and
+// jsonencode of literal objects are evaluated; an attribute that refers to anything else (a
+// data source, a variable, file()) is noted as not a literal.
+func terraformHCL(file string, data []byte) (Source, error) {
+	f, diags := hclsyntax.ParseConfig(data, file, hcl.InitialPos)
+	if diags.HasErrors() {
+		return Source{}, diags
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	if !ok {
+		return Source{}, fmt.Errorf("%s: not a native syntax Terraform file", file)
+	}
+	var out Source
+	for _, b := range body.Blocks {
+		if b.Type != "resource" || len(b.Labels) != 2 {
+			continue
+		}
+		a, ok := terraformResources[b.Labels[0]]
+		if !ok {
+			continue
+		}
+		if b.Labels[0] == "aws_organizations_policy" {
+			if t, ok := b.Body.Attributes["type"]; ok {
+				if v, d := t.Expr.Value(nil); !d.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() && v.AsString() != scpType {
+					continue
+				}
+			}
+		}
+		attr, ok := b.Body.Attributes[a.attr]
+		if !ok {
+			continue
+		}
+		name := b.Labels[0] + "." + b.Labels[1]
+		line := attr.SrcRange.Start.Line
+		text, reason := hclString(attr.Expr)
+		if reason != "" {
+			out.Notes = append(out.Notes, Note{File: file, Line: line, Name: name, Reason: reason})
+			continue
+		}
+		out.Documents = append(out.Documents, Document{File: file, Name: name, Line: line, Kind: a.kind, Text: []byte(text),
+			StatementLines: hclStatementLines(attr.Expr)})
+	}
 	return out, nil
+}
+
+// hclString evaluates a literal policy attribute, or says why it is not one.
+func hclString(expr hclsyntax.Expression) (string, string) {
+	var calls []string
+	_ = hclsyntax.VisitAll(expr, func(n hclsyntax.Node) hcl.Diagnostics {
+		if c, ok := n.(*hclsyntax.FunctionCallExpr); ok {
+			if _, known := hclFunctions[c.Name]; !known {
+				calls = append(calls, c.Name)
+			}
+		}
+		return nil
+	})
+	if len(calls) > 0 {
+		return "", "not a literal (calls " + strings.Join(calls, ", ") + ")"
+	}
+	if vars := expr.Variables(); len(vars) > 0 {
+		refs := make([]string, 0, len(vars))
+		for _, v := range vars {
+			refs = append(refs, traversalString(v))
+		}
+		return "", "not a literal (refers to " + strings.Join(refs, ", ") + ")"
+	}
+	v, diags := expr.Value(&hcl.EvalContext{Functions: hclFunctions})
+	switch {
+	case diags.HasErrors():
+		return "", "not a literal (" + diags[0].Summary + ")"
+	case !v.IsKnown() || v.IsNull():
+		return "", "not a literal"
+	case v.Type() != cty.String:
+		return "", "not a string (" + v.Type().FriendlyName() + "): give it as a heredoc or jsonencode({...})"
+	}
+	return v.AsString(), ""
+}
+
+// traversalString writes a reference as Terraform does: data.aws_iam_policy_document.x.json.
+func traversalString(t hcl.Traversal) string {
+	var b strings.Builder
+	for _, step := range t {
+		switch s := step.(type) {
+		case hcl.TraverseRoot:
+			b.WriteString(s.Name)
+		case hcl.TraverseAttr:
+			b.WriteString("." + s.Name)
+		case hcl.TraverseIndex:
+			b.WriteString("[...]")
+		case hcl.TraverseSplat:
+			b.WriteString("[*]")
+		}
+	}
+	return b.String()
+}
+
+// hclStatementLines are the lines of the statements of jsonencode({... Statement = [...]}).
+func hclStatementLines(expr hclsyntax.Expression) []int {
+	call, ok := expr.(*hclsyntax.FunctionCallExpr)
+	if !ok || call.Name != "jsonencode" || len(call.Args) != 1 {
+		return nil
+	}
+	obj, ok := call.Args[0].(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	for _, item := range obj.Items {
+		k, d := item.KeyExpr.Value(nil)
+		if d.HasErrors() || k.Type() != cty.String || !k.IsKnown() || k.IsNull() || k.AsString() != "Statement" {
+			continue
+		}
+		switch st := item.ValueExpr.(type) {
+		case *hclsyntax.TupleConsExpr:
+			lines := make([]int, 0, len(st.Exprs))
+			for _, e := range st.Exprs {
+				lines = append(lines, e.Range().Start.Line)
+			}
+			return lines
+		case *hclsyntax.ObjectConsExpr:
+			return []int{st.Range().Start.Line}
+		}
+	}
+	return nil
 }
 
 // templateDocument turns a template's policy document (a mapping, or a JSON string) into a
