@@ -163,19 +163,27 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 		return err
 	}
 	switch {
-	case errors.Is(runErr, remediate.ErrBlastRadius), errors.Is(runErr, remediate.ErrDeniedAccount),
-		errors.Is(runErr, remediate.ErrWrongAccount), errors.Is(runErr, journal.ErrLeased):
-		return usageError{err: runErr}
-	case errors.Is(runErr, remediate.ErrJournal):
-		return usageError{err: runErr, hint: "iamwarden journal init (with the same --journal or --journal-table)"}
 	case runErr != nil:
-		return awsFailure(fmt.Errorf("enforcement stopped: %w", runErr))
+		return runFailure("enforcement", runErr)
 	case out.Count(remediate.StatusFailed)+out.Count(remediate.StatusRefused) > 0:
 		return exitError{code: exitActionsFailed}
 	case res.Partial:
 		return exitError{code: report.ExitPartial}
 	}
 	return nil
+}
+
+// runFailure is the exit of a run that changes an account and returned an error: a refusal
+// (nothing was changed) is a usage error with its hint, anything else stopped the run.
+func runFailure(what string, err error) error {
+	switch {
+	case errors.Is(err, remediate.ErrBlastRadius), errors.Is(err, remediate.ErrDeniedAccount),
+		errors.Is(err, remediate.ErrWrongAccount), errors.Is(err, journal.ErrLeased):
+		return usageError{err: err}
+	case errors.Is(err, remediate.ErrJournal):
+		return usageError{err: err, hint: "iamwarden journal init (with the same --journal or --journal-table)"}
+	}
+	return awsFailure(fmt.Errorf("%s stopped: %w", what, err))
 }
 
 // confirm asks the operator to type the account ID or alias, as a guard against applying to

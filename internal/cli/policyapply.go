@@ -187,13 +187,8 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 		return err
 	}
 	switch {
-	case errors.Is(runErr, remediate.ErrBlastRadius), errors.Is(runErr, remediate.ErrDeniedAccount),
-		errors.Is(runErr, remediate.ErrWrongAccount), errors.Is(runErr, journal.ErrLeased):
-		return usageError{err: runErr}
-	case errors.Is(runErr, remediate.ErrJournal):
-		return usageError{err: runErr, hint: "iamwarden journal init (with the same --journal or --journal-table)"}
 	case runErr != nil:
-		return awsFailure(fmt.Errorf("policy apply stopped: %w", runErr))
+		return runFailure("policy apply", runErr)
 	case out.Count(generate.StepFailed) > 0:
 		return exitError{code: exitActionsFailed}
 	}

@@ -144,12 +144,7 @@ func (e *Executor) Run(ctx context.Context, p Plan) (*Outcome, error) {
 		return nil, err
 	}
 	out := &Outcome{RunID: runID, DryRun: e.DryRun, Results: []Result{}, Reconciled: []journal.Entry{}, Warnings: []Warning{}}
-	if err := e.refuse(p); err != nil {
-		out.Refused = err.Error()
-		return out, err
-	}
-	if err := e.Journal.Check(ctx); err != nil {
-		err = fmt.Errorf("%w: %w", ErrJournal, err)
+	if err := e.preflight(ctx, e.refuse(p)); err != nil {
 		out.Refused = err.Error()
 		return out, err
 	}
@@ -183,6 +178,18 @@ func (e *Executor) Run(ctx context.Context, p Plan) (*Outcome, error) {
 	}
 	e.summary(ctx, p, out)
 	return out, err
+}
+
+// preflight returns the refusal of a whole plan, if any, else checks the journal: what must
+// hold before a run attempts anything, in a dry run too.
+func (e *Executor) preflight(ctx context.Context, refusal error) error {
+	if refusal != nil {
+		return refusal
+	}
+	if err := e.Journal.Check(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrJournal, err)
+	}
+	return nil
 }
 
 // systemic reports errors after which no further call can succeed: the run must stop.

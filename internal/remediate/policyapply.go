@@ -64,12 +64,7 @@ func (e *Executor) ApplyInstall(ctx context.Context, p generate.InstallPlan) (*I
 	}
 	out := &InstallOutcome{RunID: runID, DryRun: e.DryRun, Plan: p, Reconciled: []journal.Entry{}}
 	out.Plan.Steps = slices.Clone(p.Steps)
-	if err := e.refuseInstall(p); err != nil {
-		out.Refused = err.Error()
-		return out, err
-	}
-	if err := e.Journal.Check(ctx); err != nil {
-		err = fmt.Errorf("%w: %w", ErrJournal, err)
+	if err := e.preflight(ctx, e.refuseInstall(p)); err != nil {
 		out.Refused = err.Error()
 		return out, err
 	}

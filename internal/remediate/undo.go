@@ -102,8 +102,8 @@ func (e *Executor) undo(ctx context.Context, accountID string, entries []journal
 		return nil, err
 	}
 	rep := &UndoReport{RunID: runID, Reconciled: []journal.Entry{}, Results: []*Undone{}}
-	if err := e.Journal.Check(ctx); err != nil {
-		return rep, fmt.Errorf("%w: %w", ErrJournal, err)
+	if err := e.preflight(ctx, nil); err != nil {
+		return rep, err
 	}
 	h, err := e.acquire(ctx, accountID, runID)
 	if err != nil {
