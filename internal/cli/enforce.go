@@ -230,7 +230,11 @@ func writeEnforce(w io.Writer, r enforceReport, f report.Format) error {
 	default:
 		mode = "NOTHING CHANGED"
 	}
-	fmt.Fprintf(w, "Account %s %s: %s\n", r.AccountID, textSafe(r.AccountAlias), mode)
+	name := r.AccountID
+	if r.AccountAlias != "" {
+		name += " (" + textSafe(r.AccountAlias) + ")"
+	}
+	fmt.Fprintf(w, "Account %s: %s\n", name, mode)
 	if r.Partial {
 		fmt.Fprintln(w, "PARTIAL DATA: part of the account could not be read; see errors.")
 	}
