@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -235,14 +234,7 @@ func reportLarge(b *testing.B, name string, users int, lat time.Duration, r resu
 	rssOK := users < largeUsers || r.rssMiB < largeRSSBudget
 	fmt.Printf("  peak RSS   %.1f MiB (target < %d MiB at %d users)  %s\n", r.rssMiB, largeRSSBudget, largeUsers, verdict(rssOK))
 	fmt.Printf("  progress   %s\n", progressVerdict(r.stderr))
-	ops := make([]string, 0, len(r.calls))
-	for op := range r.calls {
-		ops = append(ops, op)
-	}
-	sort.Strings(ops)
-	for _, op := range ops {
-		fmt.Printf("    %-40s %d\n", op, r.calls[op])
-	}
+	printCalls(r.calls)
 	if fixed > largeCallBudget {
 		b.Errorf("%d account-wide calls, budget %d", fixed, largeCallBudget)
 	}

@@ -59,14 +59,7 @@ func BenchmarkLiveScan(b *testing.B) {
 				users, srv.AccountID, last.findings, last.wall.Seconds(), last.rssMiB)
 			fmt.Printf("  API calls: %d account-wide (budget %d) + %d per-user for %d users with findings the report cannot name alone\n",
 				fixed, callBudget, perUser, staleUsers)
-			ops := make([]string, 0, len(last.calls))
-			for op := range last.calls {
-				ops = append(ops, op)
-			}
-			sort.Strings(ops)
-			for _, op := range ops {
-				fmt.Printf("    %-40s %d\n", op, last.calls[op])
-			}
+			printCalls(last.calls)
 			if fixed > callBudget {
 				b.Errorf("%d account-wide calls, budget %d", fixed, callBudget)
 			}
@@ -149,6 +142,18 @@ func account(b *testing.B, fill func(*mototest.Server)) (*mototest.Server, []str
 const enforceMFA = `{"Version":"2012-10-17","Statement":[{"Sid":"DenyAllExceptListedIfNoMFA","Effect":"Deny",
 "NotAction":["iam:CreateVirtualMFADevice","iam:EnableMFADevice","iam:GetUser","iam:ListMFADevices","iam:ListVirtualMFADevices","iam:ResyncMFADevice","sts:GetSessionToken","iam:ChangePassword"],
 "Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}`
+
+// printCalls prints the count of each API operation, by name.
+func printCalls(calls map[string]int) {
+	ops := make([]string, 0, len(calls))
+	for op := range calls {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for _, op := range ops {
+		fmt.Printf("    %-40s %d\n", op, calls[op])
+	}
+}
 
 type result struct {
 	calls    map[string]int
