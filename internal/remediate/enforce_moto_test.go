@@ -26,6 +26,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/mototest"
 	"github.com/iamwarden/iamwarden/internal/notify"
 	"github.com/iamwarden/iamwarden/internal/remediate"
+	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 	"github.com/iamwarden/iamwarden/internal/scan"
 )
@@ -143,22 +144,30 @@ func newAccount(t *testing.T) *account {
 // plan scans the account live and builds the default plan, as enforce does.
 func (a *account) plan() remediate.Plan {
 	a.t.Helper()
+	cfg := exclusionConfig()
+	_, p := scanAndPlan(a.t, a.iam, a.cfg, cfg, exempt.New(cfg, []string{"listed"}))
+	return p
+}
+
+// scanAndPlan reads an account live, judges it with cfg's rules and exempter, and builds the
+// default plan, as enforce does.
+func scanAndPlan(t *testing.T, c *iam.Client, awsCfg aws.Config, cfg *config.Config, exempter rules.Exempter) (*report.Result, remediate.Plan) {
+	t.Helper()
 	ctx := context.Background()
-	loader := inventory.NewLoader(a.iam, sts.NewFromConfig(a.cfg), inventory.LoaderOptions{})
+	loader := inventory.NewLoader(c, sts.NewFromConfig(awsCfg), inventory.LoaderOptions{})
 	raw, err := loader.Load(ctx)
 	if err != nil {
-		a.t.Fatal(err)
+		t.Fatal(err)
 	}
 	snap, err := inventory.Assemble(raw)
 	if err != nil {
-		a.t.Fatal(err)
+		t.Fatal(err)
 	}
-	cfg := exclusionConfig()
-	res, err := scan.Run(ctx, snap, scan.Options{Rules: cfg.EnabledRules(), Thresholds: cfg.Thresholds(), Exempter: exempt.New(cfg, []string{"listed"})}, loader)
+	res, err := scan.Run(ctx, snap, scan.Options{Rules: cfg.EnabledRules(), Thresholds: cfg.Thresholds(), Exempter: exempter}, loader)
 	if err != nil {
-		a.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return remediate.BuildPlan(snap.AccountID, snap.AccountAlias, res.Findings, remediate.DefaultRemediations())
+	return res, remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, remediate.DefaultRemediations())
 }
 
 // changeAfterRead is what happens between the inventory and the action.

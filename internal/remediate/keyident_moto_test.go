@@ -12,17 +12,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/iamwarden/iamwarden/internal/config"
-	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
 	"github.com/iamwarden/iamwarden/internal/mototest"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
-	"github.com/iamwarden/iamwarden/internal/scan"
 )
 
 // sameSecondAccount is a moto account whose users hold two access keys created in the same
@@ -72,22 +69,7 @@ func (a *sameSecondAccount) user(name string, created time.Time, lastUsed [2]tim
 // scan reads the account live and judges it as enforce does, and builds the default plan.
 func (a *sameSecondAccount) scan() (*report.Result, remediate.Plan) {
 	a.t.Helper()
-	ctx := context.Background()
-	loader := inventory.NewLoader(a.iam, sts.NewFromConfig(a.cfg), inventory.LoaderOptions{})
-	raw, err := loader.Load(ctx)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	snap, err := inventory.Assemble(raw)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	cfg := config.Default()
-	res, err := scan.Run(ctx, snap, scan.Options{Rules: cfg.EnabledRules(), Thresholds: cfg.Thresholds()}, loader)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	return res, remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, remediate.DefaultRemediations())
+	return scanAndPlan(a.t, a.iam, a.cfg, config.Default(), nil)
 }
 
 // enforce runs the plan as enforce does: dry (checked against live state, nothing changed) or
