@@ -16,24 +16,14 @@ import (
 
 // completeRuleIDs completes scan and enforce --rule and --skip-rule with the rule registry.
 func completeRuleIDs(_ *cobra.Command, _ []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	var out []cobra.Completion
-	for _, r := range rules.Registry() {
-		if strings.HasPrefix(r.ID, prefix) {
-			out = append(out, cobra.CompletionWithDesc(r.ID, r.Title))
-		}
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return described(prefix, rules.Registry(), func(r rules.Rule) (string, string) { return r.ID, r.Title }),
+		cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeLintRules completes policy lint --rule with the lint registry.
 func completeLintRules(_ *cobra.Command, _ []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	var out []cobra.Completion
-	for _, r := range lint.Registry() {
-		if strings.HasPrefix(r.ID, prefix) {
-			out = append(out, cobra.CompletionWithDesc(r.ID, r.Title))
-		}
-	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return described(prefix, lint.Registry(), func(r lint.Rule) (string, string) { return r.ID, r.Title }),
+		cobra.ShellCompDirectiveNoFileComp
 }
 
 // completePolicyKinds completes the KIND of policy render.
@@ -41,13 +31,19 @@ func completePolicyKinds(_ *cobra.Command, args []string, prefix string) ([]cobr
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
+	return described(prefix, generate.Kinds(), func(k generate.KindInfo) (string, string) { return string(k.Kind), k.Title }),
+		cobra.ShellCompDirectiveNoFileComp
+}
+
+// described is the items whose name starts with prefix, each with its description.
+func described[T any](prefix string, items []T, name func(T) (string, string)) []cobra.Completion {
 	var out []cobra.Completion
-	for _, k := range generate.Kinds() {
-		if strings.HasPrefix(string(k.Kind), prefix) {
-			out = append(out, cobra.CompletionWithDesc(string(k.Kind), k.Title))
+	for _, it := range items {
+		if n, desc := name(it); strings.HasPrefix(n, prefix) {
+			out = append(out, cobra.CompletionWithDesc(n, desc))
 		}
 	}
-	return out, cobra.ShellCompDirectiveNoFileComp
+	return out
 }
 
 // completeOutput completes --output with the formats of the command being completed.
