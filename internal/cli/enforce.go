@@ -232,19 +232,19 @@ func writeEnforce(w io.Writer, r enforceReport, f report.Format) error {
 	}
 	name := r.AccountID
 	if r.AccountAlias != "" {
-		name += " (" + textSafe(r.AccountAlias) + ")"
+		name += " (" + report.SafeText(r.AccountAlias) + ")"
 	}
 	fmt.Fprintf(w, "Account %s: %s\n", name, mode)
 	if r.Partial {
 		fmt.Fprintln(w, "PARTIAL DATA: part of the account could not be read; see errors.")
 	}
 	if o != nil && o.Refused != "" {
-		fmt.Fprintf(w, "REFUSED: %s\n", textSafe(o.Refused))
+		fmt.Fprintf(w, "REFUSED: %s\n", report.SafeText(o.Refused))
 		return writeActions(w, "PLANNED", r.Plan.Actions, nil)
 	}
 	if o != nil {
 		for _, e := range o.Reconciled {
-			fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, textSafe(e.Principal), e.Status)
+			fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, report.SafeText(e.Principal), e.Status)
 		}
 		if len(o.Results) > 0 {
 			if err := writeActions(w, "", nil, o.Results); err != nil {
@@ -254,7 +254,7 @@ func writeEnforce(w io.Writer, r enforceReport, f report.Format) error {
 			fmt.Fprintln(w, "No actions.")
 		}
 		for _, wn := range o.Warnings {
-			fmt.Fprintf(w, "warning %s to %s (deadline %s): %s\n", wn.Kind, textSafe(wn.Principal), wn.Deadline.Format(time.RFC3339), wn.Status)
+			fmt.Fprintf(w, "warning %s to %s (deadline %s): %s\n", wn.Kind, report.SafeText(wn.Principal), wn.Deadline.Format(time.RFC3339), wn.Status)
 		}
 		if !r.DryRun && len(o.Results) > 0 {
 			fmt.Fprintf(w, "\nrun %s: %d done, %d skipped, %d refused, %d failed\n", o.RunID,
@@ -268,9 +268,9 @@ func writeEnforce(w io.Writer, r enforceReport, f report.Format) error {
 		fmt.Fprintf(w, "%d other violations are reported, not remediated (see iamwarden scan).\n", n)
 	}
 	if o != nil && o.Stopped != "" {
-		fmt.Fprintf(w, "STOPPED: %s\n", textSafe(o.Stopped))
+		fmt.Fprintf(w, "STOPPED: %s\n", report.SafeText(o.Stopped))
 	} else if r.Error != "" {
-		fmt.Fprintf(w, "STOPPED: %s\n", textSafe(r.Error))
+		fmt.Fprintf(w, "STOPPED: %s\n", report.SafeText(r.Error))
 	}
 	return nil
 }
@@ -289,7 +289,7 @@ func writeActions(w io.Writer, planned string, actions []remediate.Action, resul
 		if res.Action.Resource != "" {
 			key = rules.MaskKeyID(res.Action.Resource)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res.Status, res.Action.Kind, textSafe(res.Action.Principal), key, res.Action.Rule, textSafe(res.Detail))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res.Status, res.Action.Kind, report.SafeText(res.Action.Principal), key, res.Action.Rule, report.SafeText(res.Detail))
 	}
 	return tw.Flush()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 )
 
@@ -56,9 +57,9 @@ func runExport(ctx context.Context, g *globals, in *ExportInput) error {
 	if err := inventory.WriteExport(in.Dir, raw); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	fmt.Fprintf(g.stdout, "exported account %s to %s\n", raw.AccountID, textSafe(in.Dir))
+	fmt.Fprintf(g.stdout, "exported account %s to %s\n", raw.AccountID, report.SafeText(in.Dir))
 	for _, p := range raw.Problems {
-		fmt.Fprintf(g.stderr, "warning: %s: %s\n", textSafe(p.Where), textSafe(problemText(p)))
+		fmt.Fprintf(g.stderr, "warning: %s: %s\n", report.SafeText(p.Where), report.SafeText(problemText(p)))
 	}
 	if len(raw.Problems) > 0 {
 		return exitError{code: 3}

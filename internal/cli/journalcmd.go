@@ -151,7 +151,7 @@ func runJournalUnlock(ctx context.Context, g *globals, in *JournalInput, account
 		state = "expired " + l.Expires.UTC().Format(time.RFC3339) + " (the next run takes it over by itself)"
 	}
 	fmt.Fprintf(g.stderr, "Account %s is leased by run %s\n  actor %s\n  host  %s, pid %d\n  since %s, %s\n",
-		account, l.RunID, textSafe(l.Actor), textSafe(l.Host), l.PID, l.Acquired.UTC().Format(time.RFC3339), state)
+		account, l.RunID, report.SafeText(l.Actor), report.SafeText(l.Host), l.PID, l.Acquired.UTC().Format(time.RFC3339), state)
 	if !in.Yes {
 		if err := confirm(g, account, "", "break the lease of run "+l.RunID+" (make sure it is not running)"); err != nil {
 			return err
@@ -213,7 +213,7 @@ func runJournalList(ctx context.Context, g *globals, in *JournalInput) error {
 		if e.Resource != "" {
 			key = rules.MaskKeyID(e.Resource)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ActionID, e.CreatedAt.UTC().Format(time.RFC3339), e.AccountID, e.Kind, textSafe(e.Principal), key, e.Status, dash(e.RunID))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ActionID, e.CreatedAt.UTC().Format(time.RFC3339), e.AccountID, e.Kind, report.SafeText(e.Principal), key, e.Status, dash(e.RunID))
 	}
 	return tw.Flush()
 }
@@ -236,7 +236,7 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 		return writeJSON(g, e)
 	}
 	w := g.stdout
-	fmt.Fprintf(w, "action    %s\nrun       %s\naccount   %s\nkind      %s\nuser      %s\n", e.ActionID, dash(e.RunID), e.AccountID, e.Kind, textSafe(e.Principal))
+	fmt.Fprintf(w, "action    %s\nrun       %s\naccount   %s\nkind      %s\nuser      %s\n", e.ActionID, dash(e.RunID), e.AccountID, e.Kind, report.SafeText(e.Principal))
 	if e.UserID != "" {
 		fmt.Fprintf(w, "user id   %s\n", e.UserID)
 	}
@@ -244,7 +244,7 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 		fmt.Fprintf(w, "resource  %s\n", rules.MaskKeyID(e.Resource))
 	}
 	fmt.Fprintf(w, "rule      %s\nfinding   %s\nreason    %s\nstatus    %s\ndetail    %s\nactor     %s\ncreated   %s\nupdated   %s\n",
-		dash(e.Rule), textSafe(dash(e.FindingID)), textSafe(dash(e.Reason)), e.Status, textSafe(dash(e.Detail)), textSafe(dash(e.Actor)),
+		dash(e.Rule), report.SafeText(dash(e.FindingID)), report.SafeText(dash(e.Reason)), e.Status, report.SafeText(dash(e.Detail)), report.SafeText(dash(e.Actor)),
 		e.CreatedAt.UTC().Format(time.RFC3339Nano), e.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	if e.UndoOf != "" {
 		fmt.Fprintf(w, "undo of   %s\n", e.UndoOf)
@@ -252,7 +252,7 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 	if len(e.Prior) > 0 {
 		var parts []string
 		for k, v := range e.Prior {
-			parts = append(parts, textSafe(k+"="+v))
+			parts = append(parts, report.SafeText(k+"="+v))
 		}
 		slices.Sort(parts)
 		fmt.Fprintf(w, "prior     %s\n", strings.Join(parts, " "))

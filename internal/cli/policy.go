@@ -304,14 +304,14 @@ func loadPolicy(path string, kind policy.Kind) (*policy.Policy, error) {
 func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "decision:\t%s\n", out.Decision)
-	fmt.Fprintf(tw, "reason:\t%s\n", textSafe(out.Reasoning))
+	fmt.Fprintf(tw, "reason:\t%s\n", report.SafeText(out.Reasoning))
 	if out.Request.Principal != "" {
-		fmt.Fprintf(tw, "principal:\t%s\n", textSafe(out.Request.Principal))
+		fmt.Fprintf(tw, "principal:\t%s\n", report.SafeText(out.Request.Principal))
 	}
-	fmt.Fprintf(tw, "action:\t%s\n", textSafe(out.Request.Action))
-	fmt.Fprintf(tw, "resource:\t%s\n", textSafe(out.Request.Resource))
+	fmt.Fprintf(tw, "action:\t%s\n", report.SafeText(out.Request.Action))
+	fmt.Fprintf(tw, "resource:\t%s\n", report.SafeText(out.Request.Resource))
 	if out.Request.ResourceAccount != "" {
-		fmt.Fprintf(tw, "resource account:\t%s\n", textSafe(out.Request.ResourceAccount))
+		fmt.Fprintf(tw, "resource account:\t%s\n", report.SafeText(out.Request.ResourceAccount))
 	}
 	keys := make([]string, 0, len(out.Request.Context))
 	for k := range out.Request.Context {
@@ -320,7 +320,7 @@ func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		v := out.Request.Context[k]
-		fmt.Fprintf(tw, "context:\t%s\n", textSafe(k+"="+v.Type+":"+strings.Join(v.Values, ",")))
+		fmt.Fprintf(tw, "context:\t%s\n", report.SafeText(k+"="+v.Type+":"+strings.Join(v.Values, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -332,7 +332,7 @@ func writeSimulateTable(w io.Writer, out simulateOutput) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE:LINE\tKIND\tSTATEMENT\tSID\tEFFECT")
 	for _, s := range out.Deciding {
-		fmt.Fprintf(tw, "%s:%d\t%s\t%d\t%s\t%s\n", textSafe(s.File), s.Line, s.Kind, s.Index, textSafe(dash(s.Sid)), textSafe(s.Effect))
+		fmt.Fprintf(tw, "%s:%d\t%s\t%d\t%s\t%s\n", report.SafeText(s.File), s.Line, s.Kind, s.Index, report.SafeText(dash(s.Sid)), report.SafeText(s.Effect))
 	}
 	return tw.Flush()
 }

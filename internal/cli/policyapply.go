@@ -217,12 +217,12 @@ func writeApply(w io.Writer, r applyReport, f report.Format) error {
 	default:
 		mode = "NOTHING CHANGED"
 	}
-	fmt.Fprintf(w, "Account %s, policy %s, group %s: %s\n", r.Plan.AccountID, r.Plan.PolicyARN, textSafe(r.Plan.Group), mode)
+	fmt.Fprintf(w, "Account %s, policy %s, group %s: %s\n", r.Plan.AccountID, r.Plan.PolicyARN, report.SafeText(r.Plan.Group), mode)
 	if r.Refused != "" {
-		fmt.Fprintf(w, "REFUSED: %s\n", textSafe(r.Refused))
+		fmt.Fprintf(w, "REFUSED: %s\n", report.SafeText(r.Refused))
 	}
 	for _, e := range r.Reconciled {
-		fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, textSafe(e.Principal), e.Status)
+		fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, report.SafeText(e.Principal), e.Status)
 	}
 	if len(r.Plan.Steps) == 0 {
 		fmt.Fprintln(w, "Nothing to do: the policy, the group and its members are in place.")
@@ -234,7 +234,7 @@ func writeApply(w io.Writer, r applyReport, f report.Format) error {
 			if s.Error != "" {
 				detail = s.Error
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Status, s.Call, textSafe(s.Target), dash(textSafe(detail)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Status, s.Call, report.SafeText(s.Target), dash(report.SafeText(detail)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -244,18 +244,18 @@ func writeApply(w io.Writer, r applyReport, f report.Format) error {
 		fmt.Fprintf(w, "Already in the group: %d users\n", len(r.Plan.Members))
 	}
 	for _, s := range r.Plan.Skipped {
-		fmt.Fprintf(w, "not added: %s: %s\n", textSafe(s.User), textSafe(s.Reason))
+		fmt.Fprintf(w, "not added: %s: %s\n", report.SafeText(s.User), report.SafeText(s.Reason))
 	}
 	if changed && r.RunID != "" {
 		fmt.Fprintf(w, "\nrun %s; undo the membership and default-version changes with: iamwarden undo --run %s\n", r.RunID, r.RunID)
 		for _, s := range r.Plan.Steps {
 			if s.Status == generate.StepDone && s.ActionID == "" {
-				fmt.Fprintf(w, "not undoable: %s %s\n", s.Call, textSafe(s.Target))
+				fmt.Fprintf(w, "not undoable: %s %s\n", s.Call, report.SafeText(s.Target))
 			}
 		}
 	}
 	if r.Error != "" && r.Refused == "" {
-		fmt.Fprintf(w, "STOPPED: %s\n", textSafe(r.Error))
+		fmt.Fprintf(w, "STOPPED: %s\n", report.SafeText(r.Error))
 	}
 	return nil
 }

@@ -175,7 +175,7 @@ func lintFormat(g *globals) (report.Format, error) {
 func safeLintFindings(findings []lint.Finding) []lint.Finding {
 	out := make([]lint.Finding, len(findings))
 	for i, f := range findings {
-		f.File, f.Policy, f.Sid, f.Message = textSafe(f.File), textSafe(f.Policy), textSafe(f.Sid), textSafe(f.Message)
+		f.File, f.Policy, f.Sid, f.Message = report.SafeText(f.File), report.SafeText(f.Policy), report.SafeText(f.Sid), report.SafeText(f.Message)
 		out[i] = f
 	}
 	return out

@@ -57,7 +57,7 @@ func listRules(g *globals, f report.Format) error {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tSEVERITY\tCONTROLS\tTITLE")
 	for _, i := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", i.ID, i.Severity, textSafe(strings.Join(i.Controls, ", ")), textSafe(i.Title))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", i.ID, i.Severity, report.SafeText(strings.Join(i.Controls, ", ")), report.SafeText(i.Title))
 	}
 	return tw.Flush()
 }

@@ -145,19 +145,19 @@ func writeUndo(g *globals, rep *remediate.UndoReport, runErr error, f report.For
 		onTerminal = isTerminal(f)
 	}
 	for _, e := range rep.Reconciled {
-		fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, textSafe(e.Principal), e.Status)
+		fmt.Fprintf(w, "reconciled interrupted action %s (%s %s): %s\n", e.ActionID, e.Kind, report.SafeText(e.Principal), e.Status)
 	}
 	for _, u := range rep.Results {
-		what := string(u.Of.Kind) + " " + textSafe(u.Of.Principal)
+		what := string(u.Of.Kind) + " " + report.SafeText(u.Of.Principal)
 		if u.Of.Resource != "" {
 			what += " " + rules.MaskKeyID(u.Of.Resource)
 		}
-		fmt.Fprintf(w, "%-8s %s (%s): %s\n", u.Status, u.Of.ActionID, what, textSafe(u.Detail))
+		fmt.Fprintf(w, "%-8s %s (%s): %s\n", u.Status, u.Of.ActionID, what, report.SafeText(u.Detail))
 		switch {
 		case u.Password != "" && onTerminal:
-			fmt.Fprintf(w, "  one-time console password for %s: %s\n", textSafe(u.Of.Principal), u.Password)
+			fmt.Fprintf(w, "  one-time console password for %s: %s\n", report.SafeText(u.Of.Principal), u.Password)
 		case u.Password != "":
-			fmt.Fprintf(w, "  one-time console password for %s not shown: stdout is not a terminal (use -o json to receive it in its own field)\n", textSafe(u.Of.Principal))
+			fmt.Fprintf(w, "  one-time console password for %s not shown: stdout is not a terminal (use -o json to receive it in its own field)\n", report.SafeText(u.Of.Principal))
 		}
 	}
 	if len(rep.Results) > 0 {
@@ -166,4 +166,3 @@ func writeUndo(g *globals, rep *remediate.UndoReport, runErr error, f report.For
 	}
 	return nil
 }
-func textSafe(s string) string { return report.SafeText(s) }
