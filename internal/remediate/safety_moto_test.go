@@ -15,6 +15,7 @@ import (
 
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/journal/dynamo"
+	"github.com/iamwarden/iamwarden/internal/journal/dynamo/dynamotest"
 	"github.com/iamwarden/iamwarden/internal/notify"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/rules"
@@ -115,37 +116,6 @@ func TestRacingRunsWithoutLeaseSQLite(t *testing.T) {
 	racingRuns(t, a, handles)
 }
 
-// serialDynamo sends one request at a time over every client sharing mu: moto checks a
-// condition and writes in separate steps, so two of its threads can both pass one condition,
-// which DynamoDB never allows. Serialising restores DynamoDB's guarantee; the clients and the
-// executors still run concurrently.
-type serialDynamo struct {
-	mu *sync.Mutex
-	dynamo.Client
-}
-
-func (c serialDynamo) lock() func() { c.mu.Lock(); return c.mu.Unlock }
-func (c serialDynamo) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	defer c.lock()()
-	return c.Client.GetItem(ctx, in, o...)
-}
-func (c serialDynamo) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	defer c.lock()()
-	return c.Client.PutItem(ctx, in, o...)
-}
-func (c serialDynamo) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	defer c.lock()()
-	return c.Client.UpdateItem(ctx, in, o...)
-}
-func (c serialDynamo) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	defer c.lock()()
-	return c.Client.DeleteItem(ctx, in, o...)
-}
-func (c serialDynamo) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	defer c.lock()()
-	return c.Client.TransactWriteItems(ctx, in, o...)
-}
-
 func dynamoHandles(t *testing.T, a *account, n int, wrap func(journal.Journal) journal.Journal) []journal.Journal {
 	t.Helper()
 	const table = "iamwarden-journal"
@@ -155,7 +125,7 @@ func dynamoHandles(t *testing.T, a *account, n int, wrap func(journal.Journal) j
 	mu := &sync.Mutex{}
 	var out []journal.Journal
 	for range n {
-		j, err := dynamo.New(serialDynamo{mu: mu, Client: dynamodb.NewFromConfig(a.cfg)}, table)
+		j, err := dynamo.New(dynamotest.Serial{Mu: mu, Client: dynamodb.NewFromConfig(a.cfg)}, table)
 		if err != nil {
 			t.Fatal(err)
 		}

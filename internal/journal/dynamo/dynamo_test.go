@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/journal/dynamo"
+	"github.com/iamwarden/iamwarden/internal/journal/dynamo/dynamotest"
 	"github.com/iamwarden/iamwarden/internal/journal/journaltest"
 	"github.com/iamwarden/iamwarden/internal/mototest"
 )
@@ -34,69 +34,12 @@ func motoClient(t *testing.T) *dynamodb.Client {
 
 func TestConformance(t *testing.T) {
 	journaltest.Run(t, func(t *testing.T) journal.Journal {
-		j, err := dynamo.New(&serialClient{Client: motoClient(t)}, table)
+		j, err := dynamo.New(dynamotest.NewSerial(motoClient(t)), table)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return j
 	})
-}
-
-// serialClient sends one request at a time. DynamoDB applies each conditional write atomically;
-// moto checks the condition and writes in separate steps, so two of its request threads can
-// both pass the same condition. One request at a time restores DynamoDB's guarantee, while the
-// journal's own code still runs concurrently.
-type serialClient struct {
-	mu sync.Mutex
-	dynamo.Client
-}
-
-func (c *serialClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.GetItem(ctx, in, opts...)
-}
-
-func (c *serialClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.PutItem(ctx, in, opts...)
-}
-
-func (c *serialClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.UpdateItem(ctx, in, opts...)
-}
-
-func (c *serialClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.TransactWriteItems(ctx, in, opts...)
-}
-
-func (c *serialClient) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.Query(ctx, in, opts...)
-}
-
-func (c *serialClient) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.Scan(ctx, in, opts...)
-}
-
-func (c *serialClient) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.DeleteItem(ctx, in, opts...)
-}
-
-func (c *serialClient) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.Client.DescribeTable(ctx, in, opts...)
 }
 
 func TestCreateTable(t *testing.T) {
