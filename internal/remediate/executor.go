@@ -222,17 +222,21 @@ func (e *Executor) apply(ctx context.Context, h *held, runID string, a Action) (
 		res.Status, res.Detail = StatusRefused, a.Refusal
 		return res, nil
 	}
-	// The history is read before live state: a run that claims the change after another run
-	// applied it then also sees the applied change live, and skips it.
-	var history journal.Entry
-	if !e.DryRun {
+	// The history of the change's target is read before live state: a run that claims the
+	// change after another run applied it then also sees the applied change live, and skips it.
+	// Data without user IDs can only be read once the live user gives the ID.
+	history := func(userID string) (string, error) {
 		prev, _, err := journal.LastApplied(ctx, e.Journal, journal.Entry{AccountID: a.AccountID, Kind: a.Kind, Principal: a.Principal,
-			UserID: a.UserID, Resource: a.Resource})
-		if err != nil {
+			UserID: userID, Resource: a.Resource})
+		return prev.ActionID, err
+	}
+	var prev string
+	if !e.DryRun && a.UserID != "" {
+		var err error
+		if prev, err = history(a.UserID); err != nil {
 			res.Status, res.Detail = StatusFailed, err.Error()
 			return res, err
 		}
-		history = prev
 	}
 	u, err := ReadUser(ctx, e.IAM, a.Principal)
 	if errors.Is(err, ErrUserGone) {
@@ -278,14 +282,12 @@ func (e *Executor) apply(ctx context.Context, h *held, runID string, a Action) (
 		Resource: a.Resource, Rule: a.Rule, FindingID: a.FindingID, Reason: a.Reason, Prior: prior(a, u),
 		Actor: e.CallerARN, CreatedAt: e.Now()}
 	if a.UserID == "" {
-		// Data without user IDs: the history can only be read now that the ID is known.
-		if history, _, err = journal.LastApplied(ctx, e.Journal, journal.Entry{AccountID: a.AccountID, Kind: a.Kind,
-			Principal: a.Principal, UserID: u.ID, Resource: a.Resource}); err != nil {
+		if prev, err = history(u.ID); err != nil {
 			res.Status, res.Detail = StatusFailed, err.Error()
 			return res, err
 		}
 	}
-	entry.DedupeKey = journal.ChangeKey(entry, history.ActionID)
+	entry.DedupeKey = journal.ChangeKey(entry, prev)
 	if err := e.Journal.Begin(ctx, entry); err != nil {
 		if errors.Is(err, journal.ErrExists) {
 			// Another run read the same history and claimed this very change first.
