@@ -148,7 +148,7 @@ func (e *Executor) Run(ctx context.Context, p Plan) (*Outcome, error) {
 		out.Refused = err.Error()
 		return out, err
 	}
-	var h *held
+	var h *journal.Lease
 	if !e.DryRun {
 		if h, err = e.acquire(ctx, p.AccountID, runID); err != nil {
 			out.Refused = err.Error()
@@ -203,7 +203,7 @@ func systemic(ctx context.Context, err error) bool {
 
 // apply re-checks one action against live state and, unless dry, performs it. The returned
 // error is systemic: the run stops. A change AWS refused is a failed result with a nil error.
-func (e *Executor) apply(ctx context.Context, h *held, runID string, a Action) (Result, error) {
+func (e *Executor) apply(ctx context.Context, h *journal.Lease, runID string, a Action) (Result, error) {
 	res := Result{Action: a}
 	log := e.log().With("user", a.Principal, "action", string(a.Kind), "rule", a.Rule)
 	if a.Resource != "" {

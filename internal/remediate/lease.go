@@ -26,11 +26,6 @@ const leaseMargin = 10 * time.Second
 // entry is about. Nothing was changed.
 var ErrWrongAccount = errors.New("credentials are for another account")
 
-// held is a lease the executor holds.
-type held struct {
-	lease journal.Lease
-}
-
 func (e *Executor) leaseTTL() time.Duration {
 	if e.LeaseTTL > 0 {
 		return e.LeaseTTL
@@ -40,7 +35,7 @@ func (e *Executor) leaseTTL() time.Duration {
 
 // acquire takes the account's lease for runID, waiting up to LockTimeout for another run to
 // finish.
-func (e *Executor) acquire(ctx context.Context, accountID, runID string) (*held, error) {
+func (e *Executor) acquire(ctx context.Context, accountID, runID string) (*journal.Lease, error) {
 	host, _ := os.Hostname()
 	l := journal.Lease{AccountID: accountID, RunID: runID, Actor: e.CallerARN, Host: host, PID: os.Getpid()}
 	got, err := journal.AcquireWait(ctx, e.Journal, l, e.leaseTTL(), e.LockTimeout, e.Now)
@@ -60,19 +55,19 @@ func (e *Executor) acquire(ctx context.Context, accountID, runID string) (*held,
 		}
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return &held{lease: got}, nil
+	return &got, nil
 }
 
 // renew extends the lease before a change and returns a context for the change's calls that
 // ends before the lease does.
-func (e *Executor) renew(ctx context.Context, h *held) (context.Context, context.CancelFunc, error) {
+func (e *Executor) renew(ctx context.Context, h *journal.Lease) (context.Context, context.CancelFunc, error) {
 	now := e.Now()
-	l := h.lease
+	l := *h
 	l.Expires = journal.UTC(now.Add(e.leaseTTL()))
 	if err := e.Journal.Renew(ctx, l, now); err != nil {
 		return nil, nil, fmt.Errorf("journal: %w; stopping before the next change", err)
 	}
-	h.lease = l
+	*h = l
 	// The deadline is on the wall clock the lease is judged by; Now may be a test clock, so the
 	// remaining time is what is added to the real clock.
 	c, cancel := context.WithTimeout(ctx, max(e.leaseTTL()-leaseMargin, e.leaseTTL()/2))
@@ -80,14 +75,14 @@ func (e *Executor) renew(ctx context.Context, h *held) (context.Context, context
 }
 
 // release gives the lease up; a failure is logged: the lease then lapses by itself.
-func (e *Executor) release(h *held) {
+func (e *Executor) release(h *journal.Lease) {
 	if h == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := e.Journal.Release(ctx, h.lease.AccountID, h.lease.RunID); err != nil {
-		e.log().Error("lease not released; it lapses by itself", "account", h.lease.AccountID, "until", h.lease.Expires, "error", err)
+	if err := e.Journal.Release(ctx, h.AccountID, h.RunID); err != nil {
+		e.log().Error("lease not released; it lapses by itself", "account", h.AccountID, "until", h.Expires, "error", err)
 	}
 }
 

@@ -129,7 +129,7 @@ func stepFailed(ctx context.Context, s *generate.Step, err error) error {
 }
 
 // installStep makes one of the calls that are not journaled.
-func (e *Executor) installStep(ctx context.Context, h *held, p *generate.InstallPlan, s *generate.Step) error {
+func (e *Executor) installStep(ctx context.Context, h *journal.Lease, p *generate.InstallPlan, s *generate.Step) error {
 	actx, cancel, err := e.renew(ctx, h)
 	if err != nil {
 		s.Status, s.Error = generate.StepSkipped, err.Error()
@@ -191,7 +191,7 @@ func (e *Executor) change(ctx context.Context, entry journal.Entry, s *generate.
 }
 
 // addToGroup re-reads the user and, if it still qualifies, adds it to the group, journaled.
-func (e *Executor) addToGroup(ctx context.Context, h *held, runID string, p *generate.InstallPlan, s *generate.Step) error {
+func (e *Executor) addToGroup(ctx context.Context, h *journal.Lease, runID string, p *generate.InstallPlan, s *generate.Step) error {
 	skip := func(why string) error {
 		s.Status, s.Detail = generate.StepSkipped, why
 		return nil
@@ -236,7 +236,7 @@ func (e *Executor) addToGroup(ctx context.Context, h *held, runID string, p *gen
 
 // setPolicyVersion creates the new version as a non-default one, then makes it the default
 // under a journal entry naming the version it replaces.
-func (e *Executor) setPolicyVersion(ctx context.Context, h *held, runID string, p *generate.InstallPlan, s *generate.Step) error {
+func (e *Executor) setPolicyVersion(ctx context.Context, h *journal.Lease, runID string, p *generate.InstallPlan, s *generate.Step) error {
 	current, err := defaultVersion(ctx, e.IAM, p.PolicyARN)
 	if err != nil {
 		return stepFailed(ctx, s, err)

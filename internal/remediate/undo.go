@@ -126,7 +126,7 @@ func (e *Executor) undo(ctx context.Context, accountID string, entries []journal
 }
 
 // undoOne reverses one entry. The returned error is systemic: the undo run stops.
-func (e *Executor) undoOne(ctx context.Context, h *held, runID string, en journal.Entry) (*Undone, error) {
+func (e *Executor) undoOne(ctx context.Context, h *journal.Lease, runID string, en journal.Entry) (*Undone, error) {
 	u := &Undone{Of: en}
 	kind, _ := journal.UndoKind(en.Kind)
 	eff, ok := effects()[en.Kind]
