@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -66,5 +67,52 @@ func TestPrepareLimits(t *testing.T) {
 	}
 	if err := journal.CheckFinish("A", journal.StatusDone, long, time.Unix(2, 0)); !errors.Is(err, journal.ErrInvalid) {
 		t.Errorf("CheckFinish(long detail) = %v, want ErrInvalid", err)
+	}
+}
+
+// fakeLeaser holds one lease in memory.
+type fakeLeaser struct {
+	holder   *journal.Lease
+	acquires int
+}
+
+func (f *fakeLeaser) Acquire(_ context.Context, l journal.Lease, now time.Time) error {
+	f.acquires++
+	if f.holder != nil && f.holder.RunID != l.RunID && f.holder.Held(now) {
+		return &journal.LeasedError{Holder: *f.holder}
+	}
+	f.holder = &l
+	return nil
+}
+func (f *fakeLeaser) Renew(context.Context, journal.Lease, time.Time) error { return nil }
+func (f *fakeLeaser) Release(_ context.Context, _, run string) error {
+	if f.holder != nil && f.holder.RunID == run {
+		f.holder = nil
+	}
+	return nil
+}
+func (f *fakeLeaser) Holder(context.Context, string) (journal.Lease, bool, error) {
+	if f.holder == nil {
+		return journal.Lease{}, false, nil
+	}
+	return *f.holder, true, nil
+}
+
+// A holder that is gone is taken over at once, even with a lock timeout to wait; a live one is
+// not.
+func TestAcquireWaitTakesOverAGoneHolder(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	dead := journal.Lease{AccountID: "111122223333", RunID: "dead", PID: 7, Expires: now.Add(time.Hour)}
+	f := &fakeLeaser{holder: &dead}
+	got, err := journal.AcquireWait(context.Background(), f, journal.Lease{AccountID: "111122223333", RunID: "next"}, time.Minute, time.Hour, clock,
+		func(h journal.Lease) bool { return h.RunID == "dead" })
+	if err != nil || got.RunID != "next" || f.acquires != 2 {
+		t.Fatalf("AcquireWait = %+v, %v after %d tries; want the lease on the second", got, err, f.acquires)
+	}
+	live := &fakeLeaser{holder: &dead}
+	if _, err := journal.AcquireWait(context.Background(), live, journal.Lease{AccountID: "111122223333", RunID: "next"}, time.Minute, 0, clock,
+		func(journal.Lease) bool { return false }); !errors.Is(err, journal.ErrLeased) {
+		t.Errorf("live holder: %v, want ErrLeased", err)
 	}
 }

@@ -77,15 +77,26 @@ func CheckLease(l Lease) error {
 }
 
 // AcquireWait acquires the lease, trying again until timeout has passed while another run holds
-// it. now is the clock leases are judged by; a zero timeout tries once.
-func AcquireWait(ctx context.Context, j Leaser, l Lease, ttl, timeout time.Duration, now func() time.Time) (Lease, error) {
+// it. now is the clock leases are judged by; a zero timeout tries once. When gone (which may be
+// nil) says a holder is gone, its lease is released (only that run's) and taken at once rather
+// than waited for.
+func AcquireWait(ctx context.Context, j Leaser, l Lease, ttl, timeout time.Duration, now func() time.Time, gone func(Lease) bool) (Lease, error) {
 	start := now()
+	released := "" // the run whose lease was released: released once, then waited for like any
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
 		at := now()
 		l.Acquired, l.Expires = UTC(at), UTC(at.Add(ttl))
 		err := j.Acquire(ctx, l, at)
 		if err == nil || !errors.Is(err, ErrLeased) {
 			return l, err
+		}
+		var leased *LeasedError
+		if gone != nil && errors.As(err, &leased) && leased.Holder.RunID != released && gone(leased.Holder) {
+			if err := j.Release(ctx, l.AccountID, leased.Holder.RunID); err != nil {
+				return Lease{}, err
+			}
+			released = leased.Holder.RunID
+			continue
 		}
 		left := timeout - now().Sub(start)
 		if left <= 0 {

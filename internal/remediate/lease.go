@@ -38,17 +38,16 @@ func (e *Executor) leaseTTL() time.Duration {
 func (e *Executor) acquire(ctx context.Context, accountID, runID string) (*journal.Lease, error) {
 	host, _ := os.Hostname()
 	l := journal.Lease{AccountID: accountID, RunID: runID, Actor: e.CallerARN, Host: host, PID: os.Getpid()}
-	got, err := journal.AcquireWait(ctx, e.Journal, l, e.leaseTTL(), e.LockTimeout, e.Now)
-	var leased *journal.LeasedError
-	if errors.As(err, &leased) && holderGone(leased.Holder) {
-		// Its holder was a process of this host that died (kill -9, a crash): take it over now
-		// rather than when it expires. Release only removes that very run's lease.
-		e.log().Warn("taking over the lease of a run that is gone", "run", leased.Holder.RunID, "pid", leased.Holder.PID)
-		if rerr := e.Journal.Release(ctx, accountID, leased.Holder.RunID); rerr != nil {
-			return nil, fmt.Errorf("journal: %w", rerr)
+	// A holder that was a process of this host and died (kill -9, a crash) is taken over now
+	// rather than when its lease expires.
+	gone := func(h journal.Lease) bool {
+		if !holderGone(h) {
+			return false
 		}
-		got, err = journal.AcquireWait(ctx, e.Journal, l, e.leaseTTL(), e.LockTimeout, e.Now)
+		e.log().Warn("taking over the lease of a run that is gone", "run", h.RunID, "pid", h.PID)
+		return true
 	}
+	got, err := journal.AcquireWait(ctx, e.Journal, l, e.leaseTTL(), e.LockTimeout, e.Now, gone)
 	if err != nil {
 		if errors.Is(err, journal.ErrLeased) {
 			return nil, fmt.Errorf("%w; nothing was changed (wait for it, pass --lock-timeout, or, if that run is gone, 'iamwarden journal unlock %s')", err, accountID)
