@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
@@ -179,3 +180,13 @@ func KindHint(k Kind) string {
 
 // Hint is the advice for err, empty when there is none.
 func Hint(err error) string { return KindHint(ClassifyError(err)) }
+
+// ARNAccount returns the account field of an ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE);
+// "" when s is not an ARN.
+func ARNAccount(s string) string {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) < 6 || parts[0] != "arn" {
+		return ""
+	}
+	return parts[4]
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/iamwarden/iamwarden/internal/awsapi"
 	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
 // awsClients are the AWS clients of one account, sharing a call counter.
@@ -65,6 +66,16 @@ func readAccount(ctx context.Context, loader *inventory.Loader, org inventory.Or
 		return nil, fmt.Errorf("live data: %w", err)
 	}
 	return snap, nil
+}
+
+// domainFailure turns an error of the use cases into a user-facing one: an input to correct
+// is a usage error with its hint, an AWS error gets the hint for its usual causes.
+func domainFailure(err error) error {
+	var ie *warden.InputError
+	if errors.As(err, &ie) {
+		return usageError{err: ie.Err, hint: ie.Hint}
+	}
+	return awsFailure(err)
 }
 
 // awsFailure turns an AWS error into a user-facing one with a hint for the usual causes.

@@ -11,17 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/spf13/cobra"
 
-	"github.com/iamwarden/iamwarden/internal/exempt"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
-	"github.com/iamwarden/iamwarden/internal/notify"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
-	"github.com/iamwarden/iamwarden/internal/scan"
+	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
 // EnforceInput is what the enforce command was asked to do.
@@ -91,83 +88,44 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 	if err != nil {
 		return err
 	}
-	setup, err := (&ScanInput{}).setup(g)
+	settings, err := (&ScanInput{}).settings(g, warden.Overrides{MaxActions: in.MaxActions, Topic: in.Topic})
 	if err != nil {
 		return err
 	}
-	cfg := setup.Config
-	rem := remediate.DefaultRemediations()
-	if cfg.Enforce.Remediate != nil {
-		rem = remediate.Remediations{}
-		for id, kind := range cfg.Enforce.Remediate {
-			rem[id] = journal.Kind(kind)
-		}
-	}
-	if err := rem.Validate(); err != nil {
-		return usageError{err: fmt.Errorf("config enforce.remediate: %w", err)}
-	}
-	maxActions := cfg.Enforce.MaxActionsOrDefault()
-	if in.MaxActions > 0 {
-		maxActions = in.MaxActions
-	}
-	topic := firstNonEmpty(in.Topic, cfg.Enforce.SNSTopicARN)
-
-	a, err := connect(ctx, g)
-	if err != nil {
-		return err
-	}
-	loader := a.loader(g)
-	snap, err := readAccount(ctx, loader, a.org)
-	if err != nil {
-		return err
-	}
-	exempter, err := exempt.Load(ctx, a.ssm, cfg)
-	if err != nil {
-		return err
-	}
-	res, err := scan.Run(ctx, snap, scan.Options{Rules: setup.Rules, Thresholds: setup.Thresholds, Exempter: exempter, Now: g.now, Log: g.log}, loader)
-	if err != nil {
-		return err
-	}
-	plan := remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, rem)
-
-	dry := !in.Apply
-	if in.Apply && !in.Yes {
-		if err := confirm(g, plan.AccountID, plan.AccountAlias, fmt.Sprintf("apply %d actions", plan.Changes())); err != nil {
-			return err
-		}
-	}
-	j, err := openJournal(ctx, g, cfg, in.Journal)
+	j, err := openJournal(ctx, g, settings.Config, in.Journal)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
-	var notifier notify.Notifier
-	if topic != "" {
-		notifier = notify.NewPublisher(sns.NewFromConfig(a.cfg), notify.Options{Log: g.log})
+	w, err := newWarden(ctx, g, settings, j)
+	if err != nil {
+		return err
 	}
-	ex := &remediate.Executor{
-		IAM: a.iam, Journal: j, Notifier: notifier, Topic: topic,
-		Rules: setup.Rules, Thresholds: setup.Thresholds, Exempter: exempter,
-		CallerARN: loader.CallerARN(), AccountAlias: res.AccountAlias,
-		MaxActions: maxActions, DenyAccounts: cfg.Enforce.DenyAccounts, WarnBefore: cfg.Enforce.WarnBeforeOrDefault(),
-		DryRun: dry, LockTimeout: in.LockTimeout, Now: g.now, IDs: journal.NewIDGenerator(g.now, nil), Log: g.log,
+	opts := warden.EnforceOptions{Apply: in.Apply, LockTimeout: in.LockTimeout}
+	if in.Apply && !in.Yes {
+		opts.Confirm = func(p remediate.Plan) error {
+			return confirm(g, p.AccountID, p.AccountAlias, fmt.Sprintf("apply %d actions", p.Changes()))
+		}
 	}
-	out, runErr := ex.Run(ctx, plan)
-	rep := enforceReport{AccountID: res.AccountID, AccountAlias: res.AccountAlias, DryRun: dry, Partial: res.Partial,
-		Errors: res.Errors, Plan: plan, Outcome: out}
+	res, runErr := w.Enforce(ctx, opts)
+	if res == nil || res.Outcome == nil {
+		return domainFailure(runErr)
+	}
+	rep := enforceReport{AccountID: res.Scan.AccountID, AccountAlias: res.Scan.AccountAlias, DryRun: !in.Apply, Partial: res.Partial(),
+		Errors: res.Scan.Errors, Plan: res.Plan, Outcome: res.Outcome}
 	if runErr != nil {
 		rep.Error = runErr.Error()
 	}
 	if err := writeEnforce(g.stdout, rep, format); err != nil {
 		return err
 	}
+	out := res.Outcome
 	switch {
 	case runErr != nil:
 		return runFailure("enforcement", runErr)
 	case out.Count(remediate.StatusFailed)+out.Count(remediate.StatusRefused) > 0:
 		return exitError{code: exitActionsFailed}
-	case res.Partial:
+	case res.Partial():
 		return exitError{code: report.ExitPartial}
 	}
 	return nil

@@ -2,23 +2,21 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/iamwarden/iamwarden/internal/config"
-	"github.com/iamwarden/iamwarden/internal/exempt"
 	"github.com/iamwarden/iamwarden/internal/inventory"
+	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/report"
-	"github.com/iamwarden/iamwarden/internal/rules"
 	"github.com/iamwarden/iamwarden/internal/scan"
+	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
 // ScanInput is what the scan command was asked to do.
@@ -71,6 +69,14 @@ func (d *dayFlag) Set(s string) error {
 
 func (d *dayFlag) Type() string { return "days" }
 
+// value is the days given, or nil when the flag was not.
+func (d dayFlag) value() *int {
+	if !d.set {
+		return nil
+	}
+	return &d.days
+}
+
 func newScanCmd(g *globals) *cobra.Command {
 	in := &ScanInput{}
 	cmd := &cobra.Command{
@@ -110,103 +116,45 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	return cmd
 }
 
-// ScanSetup is the judged configuration shared by scan and, later, enforce.
-type ScanSetup struct {
-	Config     *config.Config
-	ConfigFile string // "" when none was found
-	Rules      []rules.Rule
-	Thresholds rules.Thresholds
-}
-
-func (in *ScanInput) setup(g *globals) (*ScanSetup, error) {
+// settings loads the configuration file and applies the scan flags over it.
+func (in *ScanInput) settings(g *globals, o warden.Overrides) (*warden.Settings, error) {
 	cfg, file, err := loadConfigFile(g)
 	if err != nil {
 		return nil, err
 	}
-	if in.Parameter != "" {
-		cfg.ExemptionParameter = in.Parameter
-	}
-	selected := cfg.EnabledRules()
-	if len(in.Only) > 0 {
-		if selected, err = pickRules(selected, in.Only, true); err != nil {
-			return nil, err
-		}
-	}
-	if len(in.Skip) > 0 {
-		if selected, err = pickRules(selected, in.Skip, false); err != nil {
-			return nil, err
-		}
-	}
-	th := cfg.Thresholds()
+	o.Only, o.Skip, o.ExemptionParameter = in.Only, in.Skip, in.Parameter
 	t := in.Thresholds
 	if t.grace != "" {
 		d, err := config.ParseDuration(t.grace)
 		if err != nil || d < 0 {
 			return nil, usageError{err: fmt.Errorf("--grace: invalid duration %q", t.grace), hint: "--grace 24h"}
 		}
-		th.ConsoleMFAGrace = d
+		o.Grace = &d
 	}
-	// The same rule as rules.<id>.days in the file: at least 1.
-	for _, o := range []struct {
+	for _, d := range []struct {
 		name string
 		v    dayFlag
-		dst  *int
-	}{
-		{"--password-days", t.passwordDays, &th.PasswordUnusedDays},
-		{"--key-unused-days", t.keyUnusedDays, &th.AccessKeyUnusedDays},
-		{"--key-max-age-days", t.keyAgeDays, &th.AccessKeyMaxAgeDays},
-		{"--root-used-days", t.rootUsedDays, &th.RootRecentlyUsedDays},
-	} {
-		if !o.v.set {
-			continue
+	}{{"--password-days", t.passwordDays}, {"--key-unused-days", t.keyUnusedDays}, {"--key-max-age-days", t.keyAgeDays}, {"--root-used-days", t.rootUsedDays}} {
+		if d.v.set && d.v.days < 1 {
+			return nil, usageError{err: fmt.Errorf("%s: must be at least 1, got %d", d.name, d.v.days), hint: d.name + " 90"}
 		}
-		if o.v.days < 1 {
-			return nil, usageError{err: fmt.Errorf("%s: must be at least 1, got %d", o.name, o.v.days), hint: o.name + " 90"}
-		}
-		*o.dst = o.v.days
 	}
-	return &ScanSetup{Config: cfg, ConfigFile: file, Rules: selected, Thresholds: th}, nil
+	o.PasswordUnusedDays, o.KeyUnusedDays = t.passwordDays.value(), t.keyUnusedDays.value()
+	o.KeyMaxAgeDays, o.RootUsedDays = t.keyAgeDays.value(), t.rootUsedDays.value()
+	s, err := warden.Resolve(cfg, file, o)
+	if err != nil {
+		return nil, domainFailure(err)
+	}
+	return s, nil
 }
 
-// pickRules keeps (keep=true) or drops the named rules, rejecting unknown IDs.
-func pickRules(from []rules.Rule, ids []string, keep bool) ([]rules.Rule, error) {
-	want := map[string]bool{}
-	for _, id := range ids {
-		id = strings.TrimSpace(id)
-		if _, ok := rules.Lookup(id); !ok {
-			return nil, usageError{err: fmt.Errorf("unknown rule %q", id), hint: "iamwarden rules"}
-		}
-		want[id] = true
+// newWarden connects to the account the flags name and builds the use cases over it.
+func newWarden(ctx context.Context, g *globals, s *warden.Settings, j journal.Journal) (*warden.Warden, error) {
+	cfg, err := g.awsCfg(ctx, g.profile, g.region)
+	if err != nil {
+		return nil, usageError{err: fmt.Errorf("aws configuration: %w", err), hint: "check --profile, AWS_PROFILE or run 'aws configure'"}
 	}
-	var out []rules.Rule
-	for _, r := range from {
-		if want[r.ID] == keep {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
-// parseAsOf resolves --as-of against the data's read time.
-func parseAsOf(s string, base time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if s[0] == '+' || s[0] == '-' {
-		d, err := config.ParseDuration(s)
-		if err != nil {
-			return time.Time{}, usageError{err: fmt.Errorf("--as-of: %w", err), hint: "--as-of +7d or --as-of 2026-12-01T00:00:00Z"}
-		}
-		return base.Add(d), nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t.UTC(), nil
-	}
-	return time.Time{}, usageError{err: fmt.Errorf("--as-of: invalid time %q", s), hint: "--as-of +7d or --as-of 2026-12-01T00:00:00Z"}
+	return &warden.Warden{Clients: warden.Connect(cfg), Settings: s, Journal: j, Now: g.now, Log: g.log}, nil
 }
 
 func runScan(ctx context.Context, g *globals, in *ScanInput) error {
@@ -217,8 +165,7 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if in.Concurrency < 1 {
 		return usageError{err: fmt.Errorf("--concurrency must be at least 1, got %d", in.Concurrency), hint: fmt.Sprintf("--concurrency %d", scan.DefaultConcurrency)}
 	}
-	progress := scan.NewProgressWriter(g.stderr, stderrIsTerminal(g), g.now)
-	setup, err := in.setup(g)
+	settings, err := in.settings(g, warden.Overrides{})
 	if err != nil {
 		return err
 	}
@@ -226,81 +173,20 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if err != nil {
 		return err
 	}
-	var (
-		snap     *inventory.Snapshot
-		live     scan.Live
-		calls    func() map[string]int
-		warnings []inventory.Problem
-		params   []string
-	)
-	if in.From != "" {
-		raw, err := inventory.ReadExport(in.From)
-		if err != nil {
-			return usageError{err: err, hint: "see docs/export.md for the files an export holds"}
-		}
-		if snap, err = inventory.Assemble(raw); err != nil {
-			return fmt.Errorf("export %s: %w", in.From, err)
-		}
-		if snap.ReadAt.IsZero() {
-			snap.ReadAt = g.now().UTC()
-			warnings = append(warnings, inventory.Problem{Where: in.From, Message: "the export has no read time (no manifest.json); judged as of now"})
-		}
-		if p := setup.Config.ExemptionParameter; p != "" {
-			warnings = append(warnings, inventory.Problem{Where: "ssm:" + p, Message: "exemption parameter not read in offline mode; users it lists are judged without it"})
-		}
-	} else {
-		a, err := connect(ctx, g)
-		if err != nil {
+	w := &warden.Warden{Settings: settings, Now: g.now, Log: g.log}
+	if in.From == "" {
+		if w, err = newWarden(ctx, g, settings, nil); err != nil {
 			return err
 		}
-		loader := a.loader(g)
-		var org inventory.OrganizationsAPI = a.org
-		if scps != nil {
-			org = nil // given: not read
-		}
-		if snap, err = readAccount(ctx, loader, org); err != nil {
-			return err
-		}
-		live = loader
-		calls = a.counter.Snapshot
-		if p := setup.Config.ExemptionParameter; p != "" {
-			params, err = exempt.LoadParameter(ctx, a.ssm, p)
-			switch {
-			case errors.Is(err, exempt.ErrParameterNotFound):
-				warnings = append(warnings, inventory.Problem{Where: "ssm:GetParameter", Message: err.Error() + "; no users exempted by it"})
-			case err != nil:
-				// Without the list, exempt users would be reported as violations: say the
-				// result is partial rather than guess.
-				snap.Problems = append(snap.Problems, inventory.Problem{Where: "ssm:GetParameter", Message: err.Error()})
-			}
-		}
 	}
-	if scps != nil {
-		snap.SCPs = scps
-	}
-	asOf, err := parseAsOf(in.AsOf, snap.ReadAt)
-	if err != nil {
-		return err
-	}
-	warnings = append(warnings, exempt.Problems(snap.Users)...)
-	res, err := scan.Run(ctx, snap, scan.Options{
-		AsOf:        asOf,
-		Rules:       setup.Rules,
-		Thresholds:  setup.Thresholds,
-		Exempter:    exempt.New(setup.Config, params),
-		Warnings:    warnings,
-		Now:         g.now,
-		Log:         g.log,
-		Concurrency: in.Concurrency,
-		Progress:    progress.Update,
-	}, live)
+	progress := scan.NewProgressWriter(g.stderr, stderrIsTerminal(g), g.now)
+	res, err := w.Audit(ctx, warden.AuditOptions{From: in.From, AsOf: in.AsOf, SCPs: scps, Concurrency: in.Concurrency, Progress: progress.Update})
 	progress.Finish()
 	if err != nil {
-		return err
+		return domainFailure(err)
 	}
-	res.ConfigFile = setup.ConfigFile
-	if in.Stats && calls != nil {
-		res.Calls = calls()
+	if in.Stats && w.Clients != nil {
+		res.Calls = w.Clients.Calls()
 		printStats(g.stderr, res.Calls)
 	}
 	if err := report.Write(g.stdout, res, format); err != nil {

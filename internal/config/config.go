@@ -211,21 +211,31 @@ func Discover(path string, getenv func(string) string) string {
 // Load reads the file at path (YAML or JSON) over the defaults, applies environment overrides
 // and validates. An empty path means defaults plus environment.
 func Load(path string, getenv func(string) string) (*Config, error) {
+	if path == "" {
+		return LoadDocument(nil, "", getenv)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	return LoadDocument(f, path, getenv)
+}
+
+// LoadDocument is Load for a document already at hand (the Lambda's inline setting or SSM
+// parameter): source names it in errors; a nil r means defaults plus environment.
+func LoadDocument(r io.Reader, source string, getenv func(string) string) (*Config, error) {
 	c := Default()
-	if path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("read config: %w", err)
-		}
-		defer f.Close()
-		if c, err = Parse(f); err != nil {
-			return nil, fmt.Errorf("config %s: %w", path, err)
+	if r != nil {
+		var err error
+		if c, err = Parse(r); err != nil {
+			return nil, fmt.Errorf("config %s: %w", source, err)
 		}
 	}
 	c.applyEnv(getenv)
 	if err := c.Validate(); err != nil {
-		if path != "" {
-			return nil, fmt.Errorf("config %s: %w", path, err)
+		if source != "" {
+			return nil, fmt.Errorf("config %s: %w", source, err)
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/iamwarden/iamwarden/internal/awsapi"
 	"github.com/iamwarden/iamwarden/internal/journal"
 )
 
@@ -86,13 +86,7 @@ func (e *Executor) release(h *journal.Lease) {
 }
 
 // callerAccount is the account of the identity running iamwarden, from its ARN.
-func (e *Executor) callerAccount() string {
-	parts := strings.SplitN(e.CallerARN, ":", 6)
-	if len(parts) < 6 {
-		return ""
-	}
-	return parts[4]
-}
+func (e *Executor) callerAccount() string { return awsapi.ARNAccount(e.CallerARN) }
 
 // checkAccount refuses to act on an account other than the caller's.
 func (e *Executor) checkAccount(accountID, what string) error {

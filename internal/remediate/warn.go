@@ -25,6 +25,15 @@ type Warning struct {
 // MaxNotifyAttempts bounds how many runs try to deliver one warning that keeps failing.
 const MaxNotifyAttempts = 5
 
+// Warn checks the journal and sends the plan's grace-period warnings, and nothing else: what a
+// deployment that only reports tells users.
+func (e *Executor) Warn(ctx context.Context, p Plan) ([]Warning, error) {
+	if err := e.preflight(ctx, e.checkAccount(p.AccountID, "the plan")); err != nil {
+		return nil, err
+	}
+	return e.warn(ctx, p)
+}
+
 // warn tells each user inside a grace period once when the period starts and once more when
 // the deadline is within WarnBefore. The journal deduplicates what was delivered, so a schedule
 // running every hour sends each warning once; a warning whose delivery failed releases its key
