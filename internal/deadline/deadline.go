@@ -270,7 +270,9 @@ func (s *Schedules) differences(got *scheduler.GetScheduleOutput, expr string, i
 }
 
 // Cancel deletes the schedule name. It reports whether there was one: a schedule already gone
-// (never created, cancelled before, or run and deleted by Scheduler) is not an error.
+// (never created, cancelled before, or run and deleted by Scheduler) is not an error. Scheduler
+// answers a missing group with the same ResourceNotFoundException, so that too reads as false;
+// Ensure, which needs the group, reports it.
 func (s *Schedules) Cancel(ctx context.Context, name string) (bool, error) {
 	if err := CheckName(name); err != nil {
 		return false, err
