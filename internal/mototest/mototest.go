@@ -1,7 +1,8 @@
 // Package mototest runs moto's AWS server for wire-level tests, with test endpoints moto lacks:
 // aging users, passwords and access keys, bulk seeding, a root row in the credential report, a
-// credential report that takes time to generate, and GetAccountAuthorizationDetails paginated as
-// AWS does. AWS itself is never contacted.
+// credential report that takes time to generate, GetAccountAuthorizationDetails paginated as
+// AWS does, and AWS Config's PutEvaluations outside test mode, its evaluations recorded for
+// ConfigEvaluations to read. AWS itself is never contacted.
 //
 // Shared starts one server per test binary and gives every caller its own AWS account, so tests
 // are isolated without resetting the server; Start runs a dedicated server for one test.

@@ -7,7 +7,15 @@ This script runs moto's own WSGI application on a loopback port and adds:
   access key times, bulk-seed users, describe the root user and configure the credential report;
 * a credential report that prints the password set time, key last-used region and service, a
   root row, a GeneratedTime, and can go through STARTED -> INPROGRESS -> COMPLETE;
-* GetAccountAuthorizationDetails paginated by MaxItems and Marker as AWS does.
+* GetAccountAuthorizationDetails paginated by MaxItems and Marker as AWS does;
+* config:PutEvaluations without TestMode (moto 5.2.1 implements only TestMode=true and fails
+  otherwise with NotImplementedError, an HTTP 500): the request is validated as AWS does (a
+  result token, 1-100 evaluations, each with a resource type and ID, a COMPLIANT, NON_COMPLIANT
+  or NOT_APPLICABLE compliance type, an ordering timestamp and an annotation of at most 256
+  characters) and its evaluations are recorded per account; the config-evaluations endpoint
+  returns them, and config-fail names resource IDs whose evaluations come back in
+  FailedEvaluations. With TestMode=true moto's own handling is kept: nothing is recorded, as in
+  AWS.
 
 Every test endpoint takes the 12-digit "account" to act on, so tests can share one server and
 isolate themselves by account (requests pick their account with the x-moto-account-id header).
@@ -31,6 +39,9 @@ try:
         DomainDispatcherApplication,
         create_backend_app,
     )
+    from moto.config import responses as config_responses
+    from moto.config.exceptions import InvalidResultTokenException
+    from moto.config.exceptions import ValidationException as ConfigValidationException
     from moto.core.responses import ActionResult
     from moto.core.utils import utcnow
     from werkzeug.serving import make_server
@@ -73,11 +84,19 @@ def fmt(t, missing):
     return t.strftime(DATE_FORMAT) if t else missing
 
 
-def backend_for(account):
+def check_account(account):
     account = str(account or "")
     if len(account) != 12 or not account.isdigit():
         raise ValueError(f"account must be 12 digits, got {account!r}")
-    return iam_models.iam_backends[account]["aws"]
+    return account
+
+
+def account_of(req):
+    return check_account(req.get("account"))
+
+
+def backend_for(account):
+    return iam_models.iam_backends[check_account(account)]["aws"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +349,91 @@ iam_models.IAMBackend.list_virtual_mfa_devices = list_virtual_mfa_devices
 
 
 # ---------------------------------------------------------------------------------------------
+# AWS Config: PutEvaluations recorded per account.
+
+COMPLIANCE_TYPES = ("COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE")
+_config_lock = threading.Lock()
+_config_evaluations = {}  # account -> [recorded evaluation]
+_config_failing = {}  # account -> resource IDs whose evaluations fail
+
+
+def timestamp_text(value):
+    """An awsJson timestamp (epoch seconds, or text) -> RFC 3339 UTC text."""
+    if isinstance(value, (int, float)):
+        t = datetime.fromtimestamp(value, timezone.utc)
+        return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return str(value)
+
+
+def check_evaluation(i, ev):
+    where = f"evaluations.{i + 1}.member"
+    for field, limit in (("ComplianceResourceType", 256), ("ComplianceResourceId", 768)):
+        value = ev.get(field)
+        if not value or len(value) > limit:
+            raise ConfigValidationException(
+                f"1 validation error detected: Value '{value}' at '{where}.{field}' failed to "
+                f"satisfy constraint: Member must have length between 1 and {limit}"
+            )
+    if ev.get("ComplianceType") not in COMPLIANCE_TYPES:
+        raise ConfigValidationException(
+            f"1 validation error detected: Value '{ev.get('ComplianceType')}' at "
+            f"'{where}.complianceType' failed to satisfy constraint: Member must satisfy enum "
+            f"value set: {list(COMPLIANCE_TYPES)}"
+        )
+    if ev.get("OrderingTimestamp") is None:
+        raise ConfigValidationException(f"1 validation error detected: '{where}.orderingTimestamp' is required")
+    annotation = ev.get("Annotation")
+    if annotation is not None and not 1 <= len(annotation) <= 256:
+        raise ConfigValidationException(
+            f"1 validation error detected: Value '{annotation}' at '{where}.annotation' failed "
+            "to satisfy constraint: Member must have length between 1 and 256"
+        )
+
+
+_orig_put_evaluations = config_responses.ConfigResponse.put_evaluations
+
+
+def put_evaluations(self):
+    if self._get_param("TestMode"):
+        return _orig_put_evaluations(self)
+    token = self._get_param("ResultToken")
+    evaluations = self._get_param("Evaluations") or []
+    if not token:
+        raise InvalidResultTokenException()
+    if len(evaluations) > 100:
+        raise ConfigValidationException(
+            "1 validation error detected: Value at 'evaluations' failed to satisfy constraint: "
+            "Member must have length less than or equal to 100"
+        )
+    for i, ev in enumerate(evaluations):
+        check_evaluation(i, ev)
+    account = self.current_account
+    failed = []
+    with _config_lock:
+        failing = _config_failing.get(account, set())
+        recorded = _config_evaluations.setdefault(account, [])
+        for ev in evaluations:
+            if ev["ComplianceResourceId"] in failing:
+                failed.append(ev)
+                continue
+            recorded.append(
+                {
+                    "result_token": token,
+                    "region": self.region,
+                    "resource_type": ev["ComplianceResourceType"],
+                    "resource_id": ev["ComplianceResourceId"],
+                    "compliance_type": ev["ComplianceType"],
+                    "annotation": ev.get("Annotation"),
+                    "ordering_timestamp": timestamp_text(ev["OrderingTimestamp"]),
+                }
+            )
+    return json.dumps({"FailedEvaluations": failed})
+
+
+config_responses.ConfigResponse.put_evaluations = put_evaluations
+
+
+# ---------------------------------------------------------------------------------------------
 # Test endpoints.
 
 
@@ -466,7 +570,25 @@ def op_seed(req):
     return {"users": len(names), "first": names[0] if names else "", "last": names[-1] if names else ""}
 
 
+def op_config_evaluations(req):
+    account = account_of(req)
+    with _config_lock:
+        out = list(_config_evaluations.get(account, []))
+        if req.get("clear"):
+            _config_evaluations.pop(account, None)
+    return {"evaluations": out}
+
+
+def op_config_fail(req):
+    account = account_of(req)
+    with _config_lock:
+        _config_failing[account] = set(req.get("resource_ids") or [])
+    return {}
+
+
 OPS = {
+    "config-evaluations": op_config_evaluations,
+    "config-fail": op_config_fail,
     "health": op_health,
     "backdate-user": op_backdate_user,
     "password": op_password,
@@ -505,6 +627,10 @@ def main():
     def app(environ, start_response):
         if environ.get("PATH_INFO", "").startswith(PREFIX):
             return test_endpoint(environ, start_response)
+        if environ.get("PATH_INFO", "") == "/moto-api/reset":
+            with _config_lock:
+                _config_evaluations.clear()
+                _config_failing.clear()
         return moto_app(environ, start_response)
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
