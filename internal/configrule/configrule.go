@@ -1,16 +1,14 @@
 // Package configrule is iamwarden as an AWS Config custom rule (Source Owner CUSTOM_LAMBDA,
-// periodic): it parses the rule's invocation, turns each IAM user's findings into one Config
+// periodic): it turns each IAM user's findings into one Config
 // evaluation, and sends them with config:PutEvaluations.
 //
 // # Invocations
 //
-// Parse decodes the invocation and the JSON string in its invokingEvent. The rule is deployed
-// with a periodic trigger (messageType ScheduledNotification). ConfigurationItemChangeNotification
-// and OversizedConfigurationItemChangeNotification messages, which Config sends only if the rule
-// is given a change trigger, are recognised too: the changed resource is in Invocation.Changed,
-// and the caller handles them as a periodic run (every user is evaluated, with the notification's
-// creation time), since a user's compliance also depends on the clock and on exemptions held
-// outside Config. An invocation without a resultToken is rejected (ErrNoResultToken).
+// The Lambda door (internal/lambdafn) tells a Config rule invocation from its other events and
+// hands over its result token and notification time. The rule is deployed with a periodic
+// trigger (ScheduledNotification); change notifications, sent only if the rule is given a change
+// trigger, are answered as a periodic run, since a user's compliance also depends on the clock and
+// on exemptions held outside Config.
 //
 // # Compliance
 //

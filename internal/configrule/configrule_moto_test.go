@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
@@ -21,10 +22,8 @@ func TestMotoPutRecordsEvaluations(t *testing.T) {
 	ctx := context.Background()
 	c := configservice.NewFromConfig(srv.Config(ctx))
 
-	inv, err := configrule.Parse(fixture(t, "scheduled.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// What a ScheduledNotification invocation carries: a result token and its creation time.
+	token, notified := "eyJyZXN1bHRUb2tlbiI6InRlc3QifQ==", time.Date(2026, 12, 2, 6, 0, 12, 0, time.UTC)
 	users := []configrule.User{
 		{Name: "alice", UserID: "AIDAALICEALICEALICE11", Findings: []rules.Finding{
 			finding("console-mfa-missing", rules.StatePending, withDeadline(due), withDetail(strings.Repeat("ユーザー ", 80))),
@@ -37,12 +36,12 @@ func TestMotoPutRecordsEvaluations(t *testing.T) {
 	for i := range 247 {
 		users = append(users, configrule.User{Name: fmt.Sprintf("user-%03d", i), UserID: fmt.Sprintf("AIDAUSER%013d", i)})
 	}
-	evs, skipped := configrule.Evaluations(users, inv.NotificationTime)
+	evs, skipped := configrule.Evaluations(users, notified)
 	if len(evs) != 249 || len(skipped) != 1 {
 		t.Fatalf("%d evaluations, %d skipped", len(evs), len(skipped))
 	}
 
-	rep, err := configrule.Put(ctx, c, inv.Event.ResultToken, evs)
+	rep, err := configrule.Put(ctx, c, token, evs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,9 +54,9 @@ func TestMotoPutRecordsEvaluations(t *testing.T) {
 	}
 	for i, ev := range evs {
 		g := got[i]
-		if g.ResultToken != inv.Event.ResultToken || g.ResourceType != "AWS::IAM::User" ||
+		if g.ResultToken != token || g.ResourceType != "AWS::IAM::User" ||
 			g.ResourceID != aws.ToString(ev.ComplianceResourceId) || g.ComplianceType != string(ev.ComplianceType) ||
-			g.Annotation != aws.ToString(ev.Annotation) || !g.OrderingTimestamp.Equal(inv.NotificationTime) {
+			g.Annotation != aws.ToString(ev.Annotation) || !g.OrderingTimestamp.Equal(notified) {
 			t.Errorf("recorded %d = %+v, sent %s %s %q", i, g, aws.ToString(ev.ComplianceResourceId), ev.ComplianceType, aws.ToString(ev.Annotation))
 		}
 	}
@@ -73,7 +72,7 @@ func TestMotoPutRecordsEvaluations(t *testing.T) {
 		srv.TakeConfigEvaluations()
 		srv.FailConfigEvaluations("AIDADAVEDAVEDAVEDAVE1")
 		defer srv.FailConfigEvaluations()
-		rep, err := configrule.Put(ctx, c, inv.Event.ResultToken, evs[:3])
+		rep, err := configrule.Put(ctx, c, token, evs[:3])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +98,7 @@ func TestMotoPutRecordsEvaluations(t *testing.T) {
 	t.Run("rejected call", func(t *testing.T) {
 		bad := append([]types.Evaluation{}, evs[:150]...)
 		bad[120].ComplianceType = types.ComplianceTypeInsufficientData
-		_, err := configrule.Put(ctx, c, inv.Event.ResultToken, bad)
+		_, err := configrule.Put(ctx, c, token, bad)
 		var apiErr interface{ ErrorCode() string }
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" ||
 			!strings.Contains(err.Error(), "after 100 of 150 evaluations were sent") {

@@ -2,6 +2,7 @@ package configrule
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +16,9 @@ type PutAPI interface {
 }
 
 var _ PutAPI = (*configservice.Client)(nil)
+
+// ErrNoResultToken: the invocation has no resultToken, so no evaluation can be sent for it.
+var ErrNoResultToken = errors.New("config rule invocation has no resultToken")
 
 // BatchSize is the most evaluations one PutEvaluations call takes.
 const BatchSize = 100

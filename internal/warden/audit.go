@@ -36,8 +36,50 @@ type AuditOptions struct {
 // Audit reads the account (live, or from an export) and judges every user and root with the
 // settings' rules and exemptions.
 func (w *Warden) Audit(ctx context.Context, o AuditOptions) (*report.Result, error) {
+	res, _, err := w.audit(ctx, o)
+	return res, err
+}
+
+// UserResult is one IAM user's part of an audit.
+type UserResult struct {
+	Name, ID string
+	Findings []rules.Finding
+	// Problem says why the user could not be judged completely; "" when it was.
+	Problem string
+}
+
+// AuditUsers audits the account live and also returns the result user by user, with the users
+// that have no finding: what a per-resource report (AWS Config) needs.
+func (w *Warden) AuditUsers(ctx context.Context) (*report.Result, []UserResult, error) {
+	res, snap, err := w.audit(ctx, AuditOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]*UserResult{}
+	users := make([]UserResult, len(snap.Users))
+	for i, u := range snap.Users {
+		users[i] = UserResult{Name: u.Name, ID: u.ID, Findings: []rules.Finding{}}
+		if u.Incomplete {
+			users[i].Problem = "the user's data could not be read completely"
+		}
+		byName[u.Name] = &users[i]
+	}
+	for _, p := range res.Errors {
+		if u := byName[p.Principal]; u != nil && p.Principal != "" {
+			u.Problem = p.Where + ": " + p.Message
+		}
+	}
+	for _, f := range res.Findings {
+		if u := byName[f.Principal]; u != nil {
+			u.Findings = append(u.Findings, f)
+		}
+	}
+	return res, users, nil
+}
+
+func (w *Warden) audit(ctx context.Context, o AuditOptions) (*report.Result, *inventory.Snapshot, error) {
 	if o.Concurrency < 0 {
-		return nil, inputError(fmt.Sprintf("--concurrency %d", scan.DefaultConcurrency), "concurrency must be at least 1, got %d", o.Concurrency)
+		return nil, nil, inputError(fmt.Sprintf("--concurrency %d", scan.DefaultConcurrency), "concurrency must be at least 1, got %d", o.Concurrency)
 	}
 	var (
 		snap     *inventory.Snapshot
@@ -49,7 +91,7 @@ func (w *Warden) Audit(ctx context.Context, o AuditOptions) (*report.Result, err
 	cfg := w.Settings.Config
 	if o.From != "" {
 		if snap, warnings, err = w.readExport(o.From); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else {
 		loader := w.loader()
@@ -58,7 +100,7 @@ func (w *Warden) Audit(ctx context.Context, o AuditOptions) (*report.Result, err
 			org = nil // given: not read
 		}
 		if snap, err = readAccount(ctx, loader, org); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		live = loader
 		if p := cfg.ExemptionParameter; p != "" && o.exempter == nil {
@@ -78,7 +120,7 @@ func (w *Warden) Audit(ctx context.Context, o AuditOptions) (*report.Result, err
 	}
 	asOf, err := ParseAsOf(o.AsOf, snap.ReadAt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	warnings = append(warnings, exempt.Problems(snap.Users)...)
 	exempter := o.exempter
@@ -97,10 +139,10 @@ func (w *Warden) Audit(ctx context.Context, o AuditOptions) (*report.Result, err
 		Progress:    o.Progress,
 	}, live)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res.ConfigFile = w.Settings.ConfigSource
-	return res, nil
+	return res, snap, nil
 }
 
 func (w *Warden) readExport(dir string) (*inventory.Snapshot, []inventory.Problem, error) {

@@ -1,0 +1,160 @@
+package lambdafn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/iamwarden/iamwarden/internal/config"
+	"github.com/iamwarden/iamwarden/internal/warden"
+)
+
+// Mode says whether the function acts.
+type Mode string
+
+const (
+	// ModeReport judges, notifies and reports; it changes nothing in IAM.
+	ModeReport Mode = "report"
+	// ModeEnforce also remediates, through the same executor and guards as the CLI.
+	ModeEnforce Mode = "enforce"
+)
+
+// The environment variables the function reads; the event never configures it.
+const (
+	EnvMode                = "IAMWARDEN_MODE"
+	EnvConfig              = "IAMWARDEN_CONFIG"
+	EnvConfigParameter     = "IAMWARDEN_CONFIG_PARAMETER"
+	EnvExemptionParameter  = "IAMWARDEN_EXEMPTION_PARAMETER"
+	EnvSNSTopicARN         = "IAMWARDEN_SNS_TOPIC_ARN"
+	EnvJournalTable        = "IAMWARDEN_JOURNAL_TABLE"
+	EnvMaxActions          = "IAMWARDEN_MAX_ACTIONS"
+	EnvScheduleGroup       = "IAMWARDEN_SCHEDULE_GROUP"
+	EnvSchedulerRoleARN    = "IAMWARDEN_SCHEDULER_ROLE_ARN"
+	EnvScheduleDLQARN      = "IAMWARDEN_SCHEDULE_DLQ_ARN"
+	EnvGrace               = "IAMWARDEN_GRACE"
+	EnvUnusedDays          = "IAMWARDEN_UNUSED_DAYS"
+	defaultLambdaMaxAction = 25
+)
+
+// Env lists every variable the function reads, for the deployment's tests and docs.
+func Env() []string {
+	return []string{EnvMode, EnvConfig, EnvConfigParameter, EnvExemptionParameter, EnvSNSTopicARN, EnvJournalTable,
+		EnvMaxActions, EnvScheduleGroup, EnvSchedulerRoleARN, EnvScheduleDLQARN, EnvGrace, EnvUnusedDays}
+}
+
+// Settings are the function's settings, read from its environment at each invocation.
+type Settings struct {
+	Mode     Mode
+	Warden   *warden.Settings
+	Journal  string // DynamoDB table; "" when none
+	Schedule Scheduling
+}
+
+// Scheduling names where one-shot deadline schedules go; zero when not configured.
+type Scheduling struct {
+	Group, RoleARN, DeadLetterARN string
+}
+
+// On reports whether deadline schedules are configured.
+func (s Scheduling) On() bool { return s.Group != "" }
+
+// ErrSettings marks an invalid or missing setting: the invocation fails and changes nothing.
+var ErrSettings = errors.New("invalid function settings")
+
+func settingsError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrSettings, fmt.Sprintf(format, args...))
+}
+
+// LoadSettings reads the settings from getenv, and the configuration document from the SSM
+// parameter when one is named.
+func LoadSettings(ctx context.Context, getenv func(string) string, params ParameterAPI) (*Settings, error) {
+	s := &Settings{Mode: ModeReport, Journal: strings.TrimSpace(getenv(EnvJournalTable))}
+	switch m := Mode(strings.TrimSpace(getenv(EnvMode))); m {
+	case "", ModeReport:
+	case ModeEnforce:
+		s.Mode = ModeEnforce
+		if s.Journal == "" {
+			return nil, settingsError("%s=enforce needs %s: every change is journaled before it is made", EnvMode, EnvJournalTable)
+		}
+	default:
+		return nil, settingsError("%s=%q: want report or enforce", EnvMode, m)
+	}
+	cfg, source, err := loadConfig(ctx, getenv, params)
+	if err != nil {
+		return nil, err
+	}
+	var o warden.Overrides
+	if v := getenv(EnvMaxActions); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, settingsError("%s=%q: want a whole number of at least 1", EnvMaxActions, v)
+		}
+		o.MaxActions = n
+	} else if cfg.Enforce.MaxActions == 0 {
+		o.MaxActions = defaultLambdaMaxAction
+	}
+	if v := getenv(EnvGrace); v != "" {
+		d, err := config.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, settingsError("%s=%q: want a duration such as 72h or 3d", EnvGrace, v)
+		}
+		o.Grace = &d
+	}
+	if v := getenv(EnvUnusedDays); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, settingsError("%s=%q: want a whole number of days of at least 1", EnvUnusedDays, v)
+		}
+		o.PasswordUnusedDays, o.KeyUnusedDays = &n, &n
+	}
+	if s.Warden, err = warden.Resolve(cfg, source, o); err != nil {
+		return nil, settingsError("%v", err)
+	}
+	s.Schedule = Scheduling{Group: getenv(EnvScheduleGroup), RoleARN: getenv(EnvSchedulerRoleARN), DeadLetterARN: getenv(EnvScheduleDLQARN)}
+	if (s.Schedule.Group == "") != (s.Schedule.RoleARN == "") {
+		return nil, settingsError("%s and %s go together: set both to schedule deadlines, or neither", EnvScheduleGroup, EnvSchedulerRoleARN)
+	}
+	return s, nil
+}
+
+// ParameterAPI reads the configuration parameter.
+type ParameterAPI interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// loadConfig reads the configuration document: inline, from SSM, or the defaults. The
+// environment's overrides (exemption parameter, topic, journal table) apply over it.
+func loadConfig(ctx context.Context, getenv func(string) string, params ParameterAPI) (*config.Config, string, error) {
+	inline, param := getenv(EnvConfig), getenv(EnvConfigParameter)
+	var (
+		doc    string
+		source string
+	)
+	switch {
+	case inline != "" && param != "":
+		return nil, "", settingsError("set %s or %s, not both", EnvConfig, EnvConfigParameter)
+	case inline != "":
+		doc, source = inline, EnvConfig
+	case param != "":
+		out, err := params.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(param), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: ssm:GetParameter %s: %w", EnvConfigParameter, param, err)
+		}
+		doc, source = aws.ToString(out.Parameter.Value), "ssm:"+param
+	}
+	var r io.Reader
+	if doc != "" {
+		r = strings.NewReader(doc)
+	}
+	cfg, err := config.LoadDocument(r, source, getenv)
+	if err != nil {
+		return nil, "", settingsError("%v", err)
+	}
+	return cfg, source, nil
+}
