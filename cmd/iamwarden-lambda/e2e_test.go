@@ -122,7 +122,9 @@ var (
 
 func (a *account) deploy(mode string, processes int) *function {
 	a.t.Helper()
-	buildOnce.Do(func() { bootstrap = runtimeapi.BuildBootstrap(a.t, "github.com/iamwarden/iamwarden/cmd/iamwarden-lambda") })
+	buildOnce.Do(func() {
+		bootstrap = runtimeapi.BuildBootstrap(a.t, "github.com/iamwarden/iamwarden/cmd/iamwarden-lambda")
+	})
 	api := runtimeapi.New(a.t, runtimeapi.Options{FunctionName: "iamwarden",
 		FunctionARN: "arn:aws:lambda:us-east-1:" + a.srv.AccountID + ":function:iamwarden", Timeout: 2 * time.Minute})
 	env := append([]string{
@@ -317,4 +319,3 @@ func equal(a, b map[string]int) bool {
 	}
 	return true
 }
-
