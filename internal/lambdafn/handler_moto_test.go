@@ -417,3 +417,28 @@ func TestConfigRuleEvaluatesEveryUser(t *testing.T) {
 		t.Error("the Config rule changed the account")
 	}
 }
+
+func TestRemovingTheLastMFADeviceIsCaughtAtOnce(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []string{"report", "enforce"} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFn(t, mode)
+			f.consoleUser("alice", f.now.Add(-200*day))
+			f.srv.SetPassword("alice", f.now.Add(-200*day), f.now.Add(-day)) // in use
+			serial := f.srv.EnableVirtualMFA(f.iam, "alice", "alice-phone")
+			if r := f.mustInvoke(f.fixture("cloudtrail-EnableMFADevice.json", "alice")); r.Planned != 0 || r.Findings != 0 {
+				t.Fatalf("with MFA: %+v; want nothing to do", r)
+			}
+			if _, err := f.iam.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String("alice"), SerialNumber: aws.String(serial)}); err != nil {
+				t.Fatal(err)
+			}
+			r := f.mustInvoke(f.fixture("cloudtrail-DeactivateMFADevice.json", "alice"))
+			if r.Planned != 1 {
+				t.Fatalf("after DeactivateMFADevice: %+v; want console access planned for removal", r)
+			}
+			if got, want := f.hasProfile("alice"), mode == "report"; got != want {
+				t.Errorf("%s mode: login profile kept %v, want %v (response %+v)", mode, got, want, r)
+			}
+		})
+	}
+}
