@@ -286,6 +286,16 @@ func TestSweepReportsThenEnforcesExactlyOnce(t *testing.T) {
 	if _, ok := f.schedule(fresh); !ok {
 		t.Error("the sweep did not schedule the deadline of the user in a grace period")
 	}
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "summary was sent") {
+		t.Errorf("report sweep notes %q; want the plan's summary sent", r.Notes)
+	}
+	// The next report sweep finds the same plan: it tells nobody again.
+	if r = f.mustInvoke(sweep); len(r.Notes) != 0 || r.Warnings != 0 {
+		t.Errorf("second report sweep: %+v; want no message", r)
+	}
+	if n := count(f.journal(), journal.KindNotify, journal.StatusDone); n != 2 {
+		t.Errorf("journal holds %d delivered messages, want 2 (fresh's welcome and one plan summary)", n)
+	}
 
 	f.env[lambdafn.EnvMode] = "enforce"
 	r = f.mustInvoke(sweep)

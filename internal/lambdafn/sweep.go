@@ -38,7 +38,12 @@ func (inv *invocation) sweep(ctx context.Context) (*Response, error) {
 		if res, err = inv.warden.Audit(ctx, warden.AuditOptions{}); err == nil {
 			plan := remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, inv.settings.Warden.Remediations)
 			r.Planned = plan.Changes()
-			err = inv.warn(ctx, plan, r)
+			if err = inv.warn(ctx, plan, r); err == nil && inv.journal != nil {
+				var sent bool
+				if sent, err = inv.warden.ReportPlan(ctx, plan); sent {
+					r.Notes = append(r.Notes, "the plan changed since the last report: its summary was sent")
+				}
+			}
 		}
 	}
 	if res == nil {

@@ -112,6 +112,19 @@ func (w *Warden) EnforceUser(ctx context.Context, name, userID string, o Enforce
 	return w.run(ctx, w.executor(caller, "", exempter, o), out, o)
 }
 
+// ReportPlan tells the settings' topic what an enforce run would do, once per distinct plan:
+// what a report-only deployment says of violations.
+func (w *Warden) ReportPlan(ctx context.Context, plan remediate.Plan) (bool, error) {
+	if w.Journal == nil {
+		return false, ErrNoJournal
+	}
+	caller, err := w.Caller(ctx)
+	if err != nil {
+		return false, err
+	}
+	return w.executor(caller, plan.AccountAlias, nil, EnforceOptions{}).ReportPlan(ctx, plan)
+}
+
 // Warn sends the grace-period warnings of a plan (deduplicated in the journal) without acting:
 // what a report-only deployment tells users.
 func (w *Warden) Warn(ctx context.Context, plan remediate.Plan) ([]remediate.Warning, error) {
