@@ -295,3 +295,12 @@ func jsonText(t *testing.T, v any) string {
 }
 
 func repoFile(parts ...string) string { return filepath.Join(append([]string{".."}, parts...)...) }
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
