@@ -250,9 +250,9 @@ func TestTemplateJournalTable(t *testing.T) {
 	in := dynamo.TableInput("x")
 	want := map[string]any{
 		"BillingMode":                      string(in.BillingMode),
-		"DeletionProtectionEnabled":        "true",
-		"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": "true"},
-		"TimeToLiveSpecification":          map[string]any{"AttributeName": "ExpiresEpoch", "Enabled": "true"},
+		"DeletionProtectionEnabled":        aws.ToBool(in.DeletionProtectionEnabled),
+		"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+		"TimeToLiveSpecification":          map[string]any{"AttributeName": "ExpiresEpoch", "Enabled": true},
 	}
 	var attrs, keys, gsis, tags []any
 	for _, a := range in.AttributeDefinitions {

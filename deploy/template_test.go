@@ -58,7 +58,14 @@ func fromYAML(n *yaml.Node) (any, error) {
 		}
 		v = l
 	case yaml.ScalarNode:
-		v = n.Value // every scalar as its text, as CloudFormation passes them
+		switch n.ShortTag() {
+		case "!!bool", "!!int", "!!float":
+			if err := n.Decode(&v); err != nil {
+				return nil, err
+			}
+		default:
+			v = n.Value
+		}
 	case yaml.AliasNode:
 		return fromYAML(n.Alias)
 	default:
