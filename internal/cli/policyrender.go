@@ -20,6 +20,12 @@ type RenderInput struct {
 	Parameter    string
 	SNSTopicARN  string
 	JournalTable string
+	// The Lambda's resources (iamwarden-lambda-*).
+	ConfigParameter    string
+	ScheduleGroup      string
+	SchedulerRoleARN   string
+	DeadLetterQueueARN string
+	LogGroupARN        string
 }
 
 func newPolicyRenderCmd(g *globals) *cobra.Command {
@@ -41,7 +47,8 @@ See docs/policy-render.md.`,
 		Example: `  iamwarden policy render enforce-mfa --format terraform > enforce_mfa.tf
   iamwarden policy render enforce-mfa-group --name Developers --format cloudformation
   iamwarden policy render enforce-mfa-scp --exempt-principal-arn 'arn:aws:iam::*:user/breakglass'
-  iamwarden policy render iamwarden-enforce --sns-topic-arn arn:aws:sns:us-east-1:123456789012:iam-alerts`,
+  iamwarden policy render iamwarden-enforce --sns-topic-arn arn:aws:sns:us-east-1:123456789012:iam-alerts
+  iamwarden policy render iamwarden-lambda-enforce --schedule-group iamwarden --config-parameter /iamwarden/config`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{err: errors.New("policy render needs one KIND"), hint: "iamwarden policy render enforce-mfa"}
@@ -61,7 +68,12 @@ See docs/policy-render.md.`,
 	f.StringArrayVar(&in.ExemptARNs, "exempt-principal-arn", nil, "enforce-mfa-scp: principal ARN pattern never denied, e.g. a break-glass user (repeatable)")
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "iamwarden-*: SSM parameter of exempt users (default "+generate.DefaultExemptionParameter+")")
 	f.StringVar(&in.SNSTopicARN, "sns-topic-arn", "", "iamwarden-enforce: notification topic (default "+generate.DefaultSNSTopicARN+")")
-	f.StringVar(&in.JournalTable, "journal-table", "", "iamwarden-enforce: DynamoDB journal table (default "+generate.DefaultJournalTable+")")
+	f.StringVar(&in.JournalTable, "journal-table", "", "iamwarden-enforce, iamwarden-lambda-*: DynamoDB journal table (default "+generate.DefaultJournalTable+")")
+	f.StringVar(&in.ConfigParameter, "config-parameter", "", "iamwarden-lambda-*: SSM parameter holding the configuration (default none: no statement for it)")
+	f.StringVar(&in.ScheduleGroup, "schedule-group", "", "iamwarden-lambda-*: EventBridge Scheduler group of the deadline schedules (default "+generate.DefaultScheduleGroup+")")
+	f.StringVar(&in.SchedulerRoleARN, "scheduler-role-arn", "", "iamwarden-lambda-*: role the deadline schedules run as (default "+generate.DefaultSchedulerRoleARN+")")
+	f.StringVar(&in.DeadLetterQueueARN, "dead-letter-queue-arn", "", "iamwarden-lambda-*: SQS queue of failed invocations (default "+generate.DefaultDeadLetterQueueARN+")")
+	f.StringVar(&in.LogGroupARN, "log-group-arn", "", "iamwarden-lambda-*: the function's log group, without :* (default "+generate.DefaultLogGroupARN+")")
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("json", "terraform", "cloudformation"))
 	return cmd
 }
@@ -90,7 +102,11 @@ func runRender(g *globals, in *RenderInput) error {
 		Name:       in.Name,
 		PolicyName: in.PolicyName,
 		SCP:        generate.SCPOptions{ExemptPrincipalARNs: in.ExemptARNs},
-		Permission: generate.PermissionOptions{ExemptionParameter: in.Parameter, SNSTopicARN: in.SNSTopicARN, JournalTable: in.JournalTable},
+		Permission: generate.PermissionOptions{
+			ExemptionParameter: in.Parameter, SNSTopicARN: in.SNSTopicARN, JournalTable: in.JournalTable,
+			ConfigParameter: in.ConfigParameter, ScheduleGroup: in.ScheduleGroup, SchedulerRoleARN: in.SchedulerRoleARN,
+			DeadLetterQueueARN: in.DeadLetterQueueARN, LogGroupARN: in.LogGroupARN,
+		},
 	}
 	if err := generate.Render(g.stdout, kind, format, opts); err != nil {
 		return err

@@ -66,6 +66,24 @@ func TestRenderOptions(t *testing.T) {
 	}
 }
 
+func TestRenderLambdaOptions(t *testing.T) {
+	without := render(t, generate.KindIamwardenLambdaReport, generate.FormatJSON, generate.Options{})
+	if strings.Contains(without, "IamwardenConfigParameter") {
+		t.Errorf("configuration parameter statement without --config-parameter:\n%s", without)
+	}
+	with := render(t, generate.KindIamwardenLambdaReport, generate.FormatJSON, generate.Options{Permission: generate.PermissionOptions{ConfigParameter: "/iamwarden/config"}})
+	if !strings.Contains(with, "arn:aws:ssm:*:*:parameter/iamwarden/config") {
+		t.Errorf("configuration parameter missing:\n%s", with)
+	}
+	if strings.Contains(with, "iam:DeleteLoginProfile") {
+		t.Errorf("report mode may change users:\n%s", with)
+	}
+	enforce := render(t, generate.KindIamwardenLambdaEnforce, generate.FormatJSON, generate.Options{})
+	if !strings.Contains(enforce, "iam:DeleteLoginProfile") {
+		t.Errorf("enforce mode lacks the user changes:\n%s", enforce)
+	}
+}
+
 func TestRenderUnknown(t *testing.T) {
 	var b bytes.Buffer
 	if err := generate.Render(&b, "enforce-everything", generate.FormatJSON, generate.Options{}); !errors.Is(err, generate.ErrUnknownKind) {

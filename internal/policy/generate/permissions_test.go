@@ -305,7 +305,7 @@ func TestPermissionsMatchTheCode(t *testing.T) {
 	}
 }
 
-var docAction = regexp.MustCompile(`\b(?:iam|sts|ssm|sns|dynamodb|organizations):[A-Z][A-Za-z]+`)
+var docAction = regexp.MustCompile(`\b(?:iam|sts|ssm|sns|dynamodb|organizations|scheduler|config|sqs|logs):[A-Z][A-Za-z]+`)
 
 // TestPermissionsDocument checks docs/permissions.md lists exactly the actions of the rendered
 // iamwarden policies.
@@ -319,8 +319,9 @@ func TestPermissionsDocument(t *testing.T) {
 		documented[a] = true
 	}
 	rendered := map[string]bool{}
-	for _, kind := range []generate.Kind{generate.KindIamwardenScan, generate.KindIamwardenEnforce} {
-		doc, _ := generate.Document(kind, generate.Options{})
+	for _, kind := range []generate.Kind{generate.KindIamwardenScan, generate.KindIamwardenEnforce,
+		generate.KindIamwardenLambdaReport, generate.KindIamwardenLambdaEnforce} {
+		doc, _ := generate.Document(kind, generate.Options{Permission: generate.PermissionOptions{ConfigParameter: "/iamwarden/config"}})
 		for _, a := range allowedActions(doc) {
 			rendered[a] = true
 			if !documented[a] {
@@ -330,7 +331,7 @@ func TestPermissionsDocument(t *testing.T) {
 	}
 	for a := range documented {
 		if !rendered[a] {
-			t.Errorf("docs/permissions.md lists %s, which neither iamwarden policy allows", a)
+			t.Errorf("docs/permissions.md lists %s, which no iamwarden policy allows", a)
 		}
 	}
 }
@@ -357,6 +358,167 @@ func TestEnforcePolicyCannotEraseTheJournal(t *testing.T) {
 			Resource: table, Context: map[string]policy.Value{"dynamodb:LeadingKeys": policy.Strings(key)}})
 		if d.Result != want {
 			t.Errorf("DeleteItem of %s: %s, want %s", key, d.Result, want)
+		}
+	}
+}
+
+// lambdaOnly are the actions the Lambda's role has beyond the CLI's policies, each for a call
+// the Lambda contract lists ("AWS calls the function makes").
+var lambdaOnly = map[string]string{
+	"scheduler:CreateSchedule": "one-shot deadline schedule of a user given a grace period",
+	"scheduler:GetSchedule":    "reads a deadline schedule before changing it",
+	"scheduler:UpdateSchedule": "moves a deadline",
+	"scheduler:DeleteSchedule": "removes a deadline no longer needed",
+	"iam:PassRole":             "hands the scheduler role to the deadline schedules",
+	"config:PutEvaluations":    "answers the AWS Config custom rule",
+	"sqs:SendMessage":          "failed asynchronous invocations go to the dead-letter queue",
+	"logs:CreateLogStream":     "the function's logs",
+	"logs:PutLogEvents":        "the function's logs",
+}
+
+func actionSet(t *testing.T, kind generate.Kind, opts generate.PermissionOptions) map[string]bool {
+	t.Helper()
+	doc, err := generate.Document(kind, generate.Options{Permission: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, a := range allowedActions(doc) {
+		out[a] = true
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestLambdaPolicies checks the Lambda's role policies grant what the function calls: in report
+// mode the scan's policy, the live re-read of a user, notifications, the journal as the
+// enforce policy has it, and the Lambda-only actions; in enforce mode also the user changes.
+func TestLambdaPolicies(t *testing.T) {
+	opts := generate.PermissionOptions{}
+	want := actionSet(t, generate.KindIamwardenScan, opts)
+	for _, a := range generate.UserReadActions {
+		want[a] = true
+	}
+	want["sns:Publish"] = true
+	for _, a := range append(append([]string{}, generate.JournalActions...), generate.JournalDeleteActions...) {
+		want[a] = true
+	}
+	for a := range lambdaOnly {
+		want[a] = true
+	}
+	report := actionSet(t, generate.KindIamwardenLambdaReport, opts)
+	if got, w := sortedKeys(report), sortedKeys(want); !reflect.DeepEqual(got, w) {
+		t.Errorf("iamwarden-lambda-report allows\n%v\nwant\n%v", got, w)
+	}
+	for _, a := range generate.UserChangeActions {
+		want[a] = true
+	}
+	enforce := actionSet(t, generate.KindIamwardenLambdaEnforce, opts)
+	if got, w := sortedKeys(enforce), sortedKeys(want); !reflect.DeepEqual(got, w) {
+		t.Errorf("iamwarden-lambda-enforce allows\n%v\nwant\n%v", got, w)
+	}
+	// Everything the CLI's enforce policy allows, the enforce role allows.
+	for a := range actionSet(t, generate.KindIamwardenEnforce, opts) {
+		if !enforce[a] {
+			t.Errorf("iamwarden-lambda-enforce lacks %s of iamwarden-enforce", a)
+		}
+	}
+
+	// The journal and notification statements are the enforce policy's, word for word.
+	cli, _ := generate.Document(generate.KindIamwardenEnforce, generate.Options{})
+	bySid := func(doc policy.Document) map[string]policy.Statement {
+		m := map[string]policy.Statement{}
+		for _, st := range doc.Statement {
+			m[st.Sid] = st
+		}
+		return m
+	}
+	for _, kind := range []generate.Kind{generate.KindIamwardenLambdaReport, generate.KindIamwardenLambdaEnforce} {
+		doc, _ := generate.Document(kind, generate.Options{})
+		got := bySid(doc)
+		for _, sid := range []string{"IamwardenScan", "IamwardenExemptionList", "IamwardenNotify", "IamwardenJournal", "IamwardenJournalRelease"} {
+			if !reflect.DeepEqual(got[sid], bySid(cli)[sid]) {
+				t.Errorf("%s: statement %s is %+v, want iamwarden-enforce's %+v", kind, sid, got[sid], bySid(cli)[sid])
+			}
+		}
+		if _, ok := got["IamwardenConfigParameter"]; ok {
+			t.Errorf("%s: configuration parameter statement without a configuration parameter", kind)
+		}
+		pass := got["IamwardenPassSchedulerRole"]
+		if svc := pass.Condition["StringEquals"]["iam:PassedToService"]; !reflect.DeepEqual(svc, policy.ConditionValues{"scheduler.amazonaws.com"}) {
+			t.Errorf("%s: iam:PassRole condition %v, want iam:PassedToService scheduler.amazonaws.com", kind, pass.Condition)
+		}
+	}
+}
+
+// TestLambdaPolicyResources checks the options scope the Lambda's resources.
+func TestLambdaPolicyResources(t *testing.T) {
+	doc, err := generate.Document(generate.KindIamwardenLambdaEnforce, generate.Options{Permission: generate.PermissionOptions{
+		ConfigParameter:    "/iamwarden/config",
+		ScheduleGroup:      "deadlines",
+		SchedulerRoleARN:   "arn:aws:iam::123456789012:role/sched",
+		DeadLetterQueueARN: "arn:aws:sqs:us-east-1:123456789012:dlq",
+		LogGroupARN:        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"IamwardenConfigParameter":   {"arn:aws:ssm:*:*:parameter/iamwarden/config"},
+		"IamwardenDeadlineSchedules": {"arn:aws:scheduler:*:*:schedule/deadlines/*"},
+		"IamwardenPassSchedulerRole": {"arn:aws:iam::123456789012:role/sched"},
+		"IamwardenDeadLetter":        {"arn:aws:sqs:us-east-1:123456789012:dlq"},
+		"IamwardenLogs":              {"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn:*"},
+		"IamwardenConfigEvaluations": {"*"},
+	}
+	seen := map[string]bool{}
+	for _, st := range doc.Statement {
+		if w, ok := want[st.Sid]; ok {
+			seen[st.Sid] = true
+			if !reflect.DeepEqual([]string(st.Resource), w) {
+				t.Errorf("%s: resource %v, want %v", st.Sid, st.Resource, w)
+			}
+		}
+	}
+	for sid := range want {
+		if !seen[sid] {
+			t.Errorf("statement %s missing", sid)
+		}
+	}
+	last := doc.Statement[len(doc.Statement)-1]
+	if last.Sid != "IamwardenEnforce" || !reflect.DeepEqual([]string(last.Action), generate.UserChangeActions) {
+		t.Errorf("enforce mode's last statement is %+v, want IamwardenEnforce with %v (deploy/ appends it to report mode's)", last, generate.UserChangeActions)
+	}
+}
+
+// TestLambdaCallsAreAllowed checks the direct AWS calls of the Lambda's package, once it exists,
+// against the enforce-mode role (the services this test knows: IAM, STS, SSM, SNS, DynamoDB,
+// Organizations).
+func TestLambdaCallsAreAllowed(t *testing.T) {
+	const dir = "internal/lambdafn"
+	if _, err := os.Stat(filepath.Join(repoRoot, dir)); err != nil {
+		t.Skipf("%s: %v", dir, err)
+	}
+	allowed := actionSet(t, generate.KindIamwardenLambdaEnforce, generate.PermissionOptions{ConfigParameter: "/x"})
+	low := map[string]bool{}
+	for a := range allowed {
+		low[strings.ToLower(a)] = true
+	}
+	files, _ := filepath.Glob(filepath.Join(repoRoot, dir, "*.go"))
+	if len(files) == 0 {
+		t.Skipf("%s has no Go files", dir)
+	}
+	for action, where := range callsIn(t, dir) {
+		if !low[strings.ToLower(action)] {
+			t.Errorf("%s/%s calls %s, which iamwarden-lambda-enforce does not allow", dir, where, action)
 		}
 	}
 }

@@ -144,6 +144,21 @@ type PermissionOptions struct {
 	SNSTopicARN string
 	// JournalTable is the DynamoDB journal table name.
 	JournalTable string
+
+	// The Lambda's own resources (iamwarden-lambda-report, iamwarden-lambda-enforce).
+
+	// ConfigParameter is the SSM parameter holding the configuration document; empty: the
+	// function reads no configuration parameter and the policy has no statement for it.
+	ConfigParameter string
+	// ScheduleGroup is the EventBridge Scheduler group of the one-shot deadline schedules.
+	ScheduleGroup string
+	// SchedulerRoleARN is the role EventBridge Scheduler assumes to invoke the function.
+	SchedulerRoleARN string
+	// DeadLetterQueueARN is the SQS queue of the function's failed asynchronous invocations.
+	DeadLetterQueueARN string
+	// LogGroupARN is the function's log group, without the ":*" suffix of CloudFormation's
+	// Fn::GetAtt Arn.
+	LogGroupARN string
 }
 
 // Default resource names of iamwarden's own policies.
@@ -151,6 +166,10 @@ const (
 	DefaultExemptionParameter = "/iam-unused-user-cleanup/excluded-users"
 	DefaultSNSTopicARN        = "arn:aws:sns:*:*:iamwarden-*"
 	DefaultJournalTable       = "iamwarden-journal"
+	DefaultScheduleGroup      = "iamwarden"
+	DefaultSchedulerRoleARN   = "arn:aws:iam::*:role/iamwarden-scheduler-*"
+	DefaultDeadLetterQueueARN = "arn:aws:sqs:*:*:iamwarden-*"
+	DefaultLogGroupARN        = "arn:aws:logs:*:*:log-group:/aws/lambda/iamwarden-*"
 )
 
 func (o PermissionOptions) withDefaults() PermissionOptions {
@@ -162,6 +181,18 @@ func (o PermissionOptions) withDefaults() PermissionOptions {
 	}
 	if o.JournalTable == "" {
 		o.JournalTable = DefaultJournalTable
+	}
+	if o.ScheduleGroup == "" {
+		o.ScheduleGroup = DefaultScheduleGroup
+	}
+	if o.SchedulerRoleARN == "" {
+		o.SchedulerRoleARN = DefaultSchedulerRoleARN
+	}
+	if o.DeadLetterQueueARN == "" {
+		o.DeadLetterQueueARN = DefaultDeadLetterQueueARN
+	}
+	if o.LogGroupARN == "" {
+		o.LogGroupARN = DefaultLogGroupARN
 	}
 	return o
 }
@@ -187,14 +218,23 @@ var ScanActions = []string{
 	"organizations:DescribePolicy",
 }
 
-// EnforceIAMActions are the user-level calls 'iamwarden enforce' and 'undo' add to the scan's.
-var EnforceIAMActions = []string{
+// UserReadActions re-read one user live before it is judged or changed: 'enforce', 'undo' and
+// the Lambda in both modes.
+var UserReadActions = []string{
 	"iam:GetUser",
 	"iam:ListMFADevices",
+}
+
+// UserChangeActions are the changes 'enforce' makes and 'undo' reverts (CreateLoginProfile is
+// undo's only).
+var UserChangeActions = []string{
 	"iam:DeleteLoginProfile",
 	"iam:UpdateAccessKey",
 	"iam:CreateLoginProfile",
 }
+
+// EnforceIAMActions are the user-level calls 'iamwarden enforce' and 'undo' add to the scan's.
+var EnforceIAMActions = append(append([]string{}, UserReadActions...), UserChangeActions...)
 
 // JournalActions are the IAM actions of the journal's DynamoDB calls. TransactWriteItems is not
 // an IAM action: a transaction needs the action of each item it writes (PutItem here).
@@ -237,15 +277,84 @@ func scanStatements(opts PermissionOptions) []policy.Statement {
 // user-level calls, notifications and the DynamoDB journal.
 func IamwardenEnforce(opts PermissionOptions) policy.Document {
 	opts = opts.withDefaults()
-	table := "arn:aws:dynamodb:*:*:table/" + opts.JournalTable
 	return policy.Document{
 		Version: policy.Version2012,
 		Statement: append(scanStatements(opts),
-			policy.Statement{Sid: "IamwardenEnforce", Effect: policy.EffectAllow, Action: strs(EnforceIAMActions...), Resource: strs("arn:aws:iam::*:user/*")},
-			policy.Statement{Sid: "IamwardenNotify", Effect: policy.EffectAllow, Action: strs("sns:Publish"), Resource: strs(opts.SNSTopicARN)},
-			policy.Statement{Sid: "IamwardenJournal", Effect: policy.EffectAllow, Action: strs(JournalActions...), Resource: strs(table, table+"/index/*")},
-			policy.Statement{Sid: "IamwardenJournalRelease", Effect: policy.EffectAllow, Action: strs(JournalDeleteActions...), Resource: strs(table),
-				Condition: policy.Condition{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {journal.LeasePrefix + "*", journal.ReservedPrefix + "*"}}}},
+			policy.Statement{Sid: "IamwardenEnforce", Effect: policy.EffectAllow, Action: strs(EnforceIAMActions...), Resource: strs(anyUser)},
+			notifyStatement(opts),
+			journalStatement(opts),
+			journalReleaseStatement(opts),
 		),
 	}
+}
+
+const anyUser = "arn:aws:iam::*:user/*"
+
+func tableARN(opts PermissionOptions) string {
+	return "arn:aws:dynamodb:*:*:table/" + opts.JournalTable
+}
+
+func notifyStatement(opts PermissionOptions) policy.Statement {
+	return policy.Statement{Sid: "IamwardenNotify", Effect: policy.EffectAllow, Action: strs("sns:Publish"), Resource: strs(opts.SNSTopicARN)}
+}
+
+func journalStatement(opts PermissionOptions) policy.Statement {
+	table := tableARN(opts)
+	return policy.Statement{Sid: "IamwardenJournal", Effect: policy.EffectAllow, Action: strs(JournalActions...), Resource: strs(table, table+"/index/*")}
+}
+
+func journalReleaseStatement(opts PermissionOptions) policy.Statement {
+	return policy.Statement{Sid: "IamwardenJournalRelease", Effect: policy.EffectAllow, Action: strs(JournalDeleteActions...), Resource: strs(tableARN(opts)),
+		Condition: policy.Condition{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {journal.LeasePrefix + "*", journal.ReservedPrefix + "*"}}}}
+}
+
+// ScheduleActions manage the function's one-shot deadline schedules.
+var ScheduleActions = []string{
+	"scheduler:CreateSchedule",
+	"scheduler:GetSchedule",
+	"scheduler:UpdateSchedule",
+	"scheduler:DeleteSchedule",
+}
+
+// ConfigEvaluationActions report an AWS Config custom rule's evaluations. PutEvaluations has no
+// resource-level permissions: its statement is on "*".
+var ConfigEvaluationActions = []string{"config:PutEvaluations"}
+
+// DeadLetterActions send a failed asynchronous invocation to the function's dead-letter queue.
+var DeadLetterActions = []string{"sqs:SendMessage"}
+
+// LogActions write the function's logs; Lambda creates the log streams in its log group.
+var LogActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+
+// schedulerService is the service a scheduler role may be passed to.
+const schedulerService = "scheduler.amazonaws.com"
+
+// IamwardenLambda is the role policy of the Lambda function in report mode (enforce false) or
+// enforce mode: the scan's, the live re-read of a user, the configuration parameter (when
+// named), notifications, the journal (report mode deduplicates its notifications there), the
+// deadline schedules and the scheduler role they pass, Config evaluations, the dead-letter queue
+// and the log group; in enforce mode also the user-level changes, as the last statement.
+func IamwardenLambda(opts PermissionOptions, enforce bool) policy.Document {
+	opts = opts.withDefaults()
+	st := scanStatements(opts)
+	if opts.ConfigParameter != "" {
+		st = append(st, policy.Statement{Sid: "IamwardenConfigParameter", Effect: policy.EffectAllow, Action: strs("ssm:GetParameter"), Resource: strs(parameterARN(opts.ConfigParameter))})
+	}
+	st = append(st,
+		policy.Statement{Sid: "IamwardenReadUsers", Effect: policy.EffectAllow, Action: strs(UserReadActions...), Resource: strs(anyUser)},
+		notifyStatement(opts),
+		journalStatement(opts),
+		journalReleaseStatement(opts),
+		policy.Statement{Sid: "IamwardenDeadlineSchedules", Effect: policy.EffectAllow, Action: strs(ScheduleActions...),
+			Resource: strs("arn:aws:scheduler:*:*:schedule/" + opts.ScheduleGroup + "/*")},
+		policy.Statement{Sid: "IamwardenPassSchedulerRole", Effect: policy.EffectAllow, Action: strs("iam:PassRole"), Resource: strs(opts.SchedulerRoleARN),
+			Condition: policy.Condition{"StringEquals": {"iam:PassedToService": {schedulerService}}}},
+		policy.Statement{Sid: "IamwardenConfigEvaluations", Effect: policy.EffectAllow, Action: strs(ConfigEvaluationActions...), Resource: strs("*")},
+		policy.Statement{Sid: "IamwardenDeadLetter", Effect: policy.EffectAllow, Action: strs(DeadLetterActions...), Resource: strs(opts.DeadLetterQueueARN)},
+		policy.Statement{Sid: "IamwardenLogs", Effect: policy.EffectAllow, Action: strs(LogActions...), Resource: strs(opts.LogGroupARN + ":*")},
+	)
+	if enforce {
+		st = append(st, policy.Statement{Sid: "IamwardenEnforce", Effect: policy.EffectAllow, Action: strs(UserChangeActions...), Resource: strs(anyUser)})
+	}
+	return policy.Document{Version: policy.Version2012, Statement: st}
 }

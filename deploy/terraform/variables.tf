@@ -1,0 +1,118 @@
+# The variables of deploy/cloudformation/iamwarden.yaml's parameters, in snake_case, plus name
+# (the stack name there) and lambda_zip.
+
+variable "name" {
+  description = "Name of the function, its log group (/aws/lambda/NAME) and its schedule group."
+  type        = string
+  default     = "iamwarden"
+}
+
+variable "mode" {
+  description = "report judges and notifies only; enforce also disables what the rules say."
+  type        = string
+  default     = "report"
+  validation {
+    condition     = contains(["report", "enforce"], var.mode)
+    error_message = "mode must be report or enforce."
+  }
+}
+
+variable "grace" {
+  description = "Grace period before a user is acted on (e.g. 72h, 3d)."
+  type        = string
+  default     = "72h"
+  validation {
+    condition     = can(regex("^[0-9]+[hd]$", var.grace))
+    error_message = "grace must be hours or days, e.g. 72h or 3d."
+  }
+}
+
+variable "unused_days" {
+  description = "Days after which an unused password or access key counts as unused."
+  type        = number
+  default     = 90
+}
+
+variable "exemption_parameter" {
+  description = "SSM StringList parameter of exempt user names, a hierarchical name starting with / (empty: none)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^$|^/[a-zA-Z0-9_.\\-/]+$", var.exemption_parameter))
+    error_message = "exemption_parameter must be empty or a hierarchical name starting with /."
+  }
+}
+
+variable "config_parameter" {
+  description = "SSM parameter holding the configuration document, a hierarchical name starting with / (empty: none)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^$|^/[a-zA-Z0-9_.\\-/]+$", var.config_parameter))
+    error_message = "config_parameter must be empty or a hierarchical name starting with /."
+  }
+}
+
+variable "config" {
+  description = "Inline configuration document (YAML, as the CLI's --config); empty: none."
+  type        = string
+  default     = ""
+}
+
+variable "notification_email" {
+  description = "Email address subscribed to the notification topic (empty: no subscription)."
+  type        = string
+  default     = ""
+}
+
+variable "sweep_schedule" {
+  description = "Schedule expression of the sweep over every user."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
+variable "enable_config_rule" {
+  description = "Create a periodic AWS Config custom rule evaluating every IAM user (needs a configuration recorder)."
+  type        = bool
+  default     = false
+}
+
+variable "maximum_execution_frequency" {
+  description = "How often the AWS Config rule runs."
+  type        = string
+  default     = "TwentyFour_Hours"
+  validation {
+    condition     = contains(["One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours"], var.maximum_execution_frequency)
+    error_message = "maximum_execution_frequency must be One_Hour, Three_Hours, Six_Hours, Twelve_Hours or TwentyFour_Hours."
+  }
+}
+
+variable "max_actions" {
+  description = "Most changes one invocation makes (blast radius)."
+  type        = number
+  default     = 25
+}
+
+variable "lambda_zip" {
+  description = "Local path of the function's zip (make lambda builds dist/lambda/iamwarden-lambda.zip); null: code_bucket and code_key."
+  type        = string
+  default     = null
+}
+
+variable "code_bucket" {
+  description = "S3 bucket holding the function's zip, when lambda_zip is null."
+  type        = string
+  default     = null
+}
+
+variable "code_key" {
+  description = "S3 key of the function's zip, when lambda_zip is null."
+  type        = string
+  default     = "iamwarden-lambda.zip"
+}
+
+variable "log_retention_days" {
+  description = "Days the function's logs are kept."
+  type        = number
+  default     = 90
+}
