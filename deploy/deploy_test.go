@@ -8,32 +8,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/iamwarden/iamwarden/internal/journal/dynamo"
+	"github.com/iamwarden/iamwarden/internal/lambdafn"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
 )
 
-// contractEnv are the function's settings, as the Lambda contract names them.
-var contractEnv = []string{
-	"IAMWARDEN_MODE",
-	"IAMWARDEN_CONFIG",
-	"IAMWARDEN_CONFIG_PARAMETER",
-	"IAMWARDEN_EXEMPTION_PARAMETER",
-	"IAMWARDEN_SNS_TOPIC_ARN",
-	"IAMWARDEN_JOURNAL_TABLE",
-	"IAMWARDEN_MAX_ACTIONS",
-	"IAMWARDEN_SCHEDULE_GROUP",
-	"IAMWARDEN_SCHEDULER_ROLE_ARN",
-	"IAMWARDEN_SCHEDULE_DLQ_ARN",
-	"IAMWARDEN_GRACE",
-	"IAMWARDEN_UNUSED_DAYS",
-}
-
-// contractEvents are the IAM calls whose CloudTrail events the function handles.
-var contractEvents = []string{
-	"CreateUser", "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
-	"EnableMFADevice", "DeactivateMFADevice", "DeleteVirtualMFADevice", "ResyncMFADevice",
-	"CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey", "TagUser", "UntagUser", "DeleteUser",
-}
+// contractEnv are the settings the function reads, and contractEvents the IAM calls it judges
+// users after: the deployments must set and subscribe to exactly these.
+var (
+	contractEnv    = lambdafn.Env()
+	contractEvents = lambdafn.IAMEventNames()
+)
 
 const (
 	regionMessage = "iamwarden must be deployed in us-east-1, the only region where CloudTrail delivers IAM events to EventBridge."
