@@ -9,15 +9,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
-	"github.com/iamwarden/iamwarden/internal/exempt"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/policy/generate"
-	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
 // ApplyInput is what 'policy apply' was asked to install.
@@ -110,69 +107,35 @@ func runPolicyApply(ctx context.Context, g *globals, in *ApplyInput) error {
 	if in.MaxActions < 0 {
 		return usageError{err: errors.New("--max-actions must not be negative")}
 	}
-	cfg, err := loadConfig(g)
+	cfg, file, err := loadConfigFile(g)
 	if err != nil {
 		return err
 	}
-	maxActions := cfg.Enforce.MaxActionsOrDefault()
-	if in.MaxActions > 0 {
-		maxActions = in.MaxActions
-	}
-	doc, err := generate.MarshalDocument(generate.EnforceMFA())
+	settings, err := warden.Resolve(cfg, file, warden.Overrides{MaxActions: in.MaxActions})
 	if err != nil {
-		return err
-	}
-	a, err := connect(ctx, g)
-	if err != nil {
-		return err
-	}
-	exempter, err := exempt.Load(ctx, a.ssm, cfg)
-	if err != nil {
-		return err
-	}
-	loader := a.loader(g)
-	spec := generate.InstallSpec{PolicyName: in.PolicyName, Document: doc, Group: in.Group}
-	var caller string
-	if in.AddUsers != "" {
-		snap, err := readAccount(ctx, loader, nil)
-		if err != nil {
-			return err
-		}
-		if snap.Partial() {
-			return fmt.Errorf("the account could not be read completely (%s); refusing to pick users from partial data", snap.Problems[0].Message)
-		}
-		caller = loader.CallerARN()
-		spec.AccountID = snap.AccountID
-		spec.Users, spec.Skipped = generate.ConsoleUsersWithoutMFA(snap, generate.SelectOptions{Exempter: exempter, CallerARN: caller, AsOf: g.now()})
-	} else {
-		id, err := a.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return awsFailure(fmt.Errorf("sts:GetCallerIdentity: %w", err))
-		}
-		spec.AccountID, caller = aws.ToString(id.Account), aws.ToString(id.Arn)
-	}
-	plan, err := generate.PlanInstall(ctx, a.iam, spec)
-	if err != nil {
-		return awsFailure(err)
-	}
-	dry := !in.Apply
-	if in.Apply && !in.Yes && len(plan.Steps) > 0 && len(plan.Steps) <= maxActions {
-		// The same typed confirmation as enforce: the account ID.
-		if err := confirm(g, plan.AccountID, "", fmt.Sprintf("make %d IAM changes", len(plan.Steps))); err != nil {
-			return err
-		}
+		return domainFailure(err)
 	}
 	j, err := openJournal(ctx, g, cfg, in.Journal)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
-	ex := &remediate.Executor{IAM: a.iam, Journal: j, Exempter: exempter, CallerARN: caller, MaxActions: maxActions,
-		DenyAccounts: cfg.Enforce.DenyAccounts, DryRun: dry, LockTimeout: in.LockTimeout, Now: g.now,
-		IDs: journal.NewIDGenerator(g.now, nil), Log: g.log}
-	out, runErr := ex.ApplyInstall(ctx, plan)
+	w, err := newWarden(ctx, g, settings, j)
+	if err != nil {
+		return err
+	}
+	opts := warden.InstallOptions{PolicyName: in.PolicyName, Group: in.Group, AddConsoleUsers: in.AddUsers != "",
+		Apply: in.Apply, LockTimeout: in.LockTimeout}
+	if in.Apply && !in.Yes {
+		// The same typed confirmation as enforce: the account ID.
+		opts.Confirm = func(p generate.InstallPlan) error {
+			return confirm(g, p.AccountID, "", fmt.Sprintf("make %d IAM changes", len(p.Steps)))
+		}
+	}
+	dry := !in.Apply
+	out, runErr := w.InstallEnforceMFA(ctx, opts)
 	if out == nil {
-		return runErr
+		return domainFailure(runErr)
 	}
 	rep := applyReport{DryRun: dry, Plan: out.Plan, Reconciled: out.Reconciled, Refused: out.Refused}
 	if !dry {

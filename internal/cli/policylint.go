@@ -136,13 +136,13 @@ func runLint(ctx context.Context, g *globals, in *LintInput) error {
 		}
 		docs = append(docs, lint.FromSnapshot(snap, in.From)...)
 	case in.Account:
-		a, err := connect(ctx, g)
+		w, err := newWarden(ctx, g, nil, nil)
 		if err != nil {
 			return err
 		}
-		snap, err := readAccount(ctx, a.loader(g), nil)
+		snap, err := w.ReadAccount(ctx, false)
 		if err != nil {
-			return err
+			return domainFailure(err)
 		}
 		docs = append(docs, lint.FromSnapshot(snap, "account "+snap.AccountID)...)
 	}

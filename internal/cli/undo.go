@@ -13,6 +13,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
+	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
 // UndoInput is what the undo command was asked to do.
@@ -87,28 +88,24 @@ func runUndo(ctx context.Context, g *globals, in *UndoInput) error {
 	if err != nil {
 		return err
 	}
-	j, err := openConfiguredJournal(ctx, g, in.Journal)
+	cfg, file, err := loadConfigFile(g)
+	if err != nil {
+		return err
+	}
+	j, err := openJournal(ctx, g, cfg, in.Journal)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
-	a, err := connect(ctx, g)
+	settings, err := warden.Resolve(cfg, file, warden.Overrides{})
+	if err != nil {
+		return domainFailure(err)
+	}
+	w, err := newWarden(ctx, g, settings, j)
 	if err != nil {
 		return err
 	}
-	loader := a.loader(g)
-	caller, err := loader.Caller(ctx)
-	if err != nil {
-		return awsFailure(err)
-	}
-	ex := &remediate.Executor{IAM: a.iam, Journal: j, CallerARN: caller, LockTimeout: in.LockTimeout, Now: g.now,
-		IDs: journal.NewIDGenerator(g.now, nil), Log: g.log}
-	var rep *remediate.UndoReport
-	if in.Run != "" {
-		rep, err = ex.UndoRun(ctx, in.Run)
-	} else {
-		rep, err = ex.Undo(ctx, in.ActionID)
-	}
+	rep, err := w.Undo(ctx, warden.UndoOptions{RunID: in.Run, ActionID: in.ActionID, LockTimeout: in.LockTimeout})
 	if rep != nil {
 		if werr := writeUndo(g, rep, err, format); werr != nil {
 			return werr

@@ -14,14 +14,16 @@ import (
 	"github.com/iamwarden/iamwarden/internal/exempt"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/notify"
+	"github.com/iamwarden/iamwarden/internal/policy/generate"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 )
 
-// IAMAPI is what the use cases call on IAM: the inventory's reads and the executor's re-reads
-// and writes.
+// IAMAPI is what the use cases call on IAM: the inventory's reads, the executor's re-reads and
+// writes, and the enforce-MFA policy's installation.
 type IAMAPI interface {
 	inventory.IAMAPI
 	remediate.IAMAPI
+	generate.IAMAPI
 }
 
 // Clients are the AWS clients of one account.
