@@ -452,3 +452,50 @@ func TestRemovingTheLastMFADeviceIsCaughtAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// Every IAM event the rule forwards, as CloudTrail writes it, goes through the handler: the user
+// it names is judged live, or the event says why it is not.
+func TestEveryIAMEventIsHandled(t *testing.T) {
+	f := newFn(t, "report")
+	ctx := context.Background()
+	f.consoleUser("alice", f.now.Add(-time.Hour))
+	if _, err := f.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bob")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range lambdafn.IAMEventNames() {
+		t.Run(name, func(t *testing.T) {
+			payload := f.fixture("cloudtrail-"+name+".json", "")
+			if name == lambdafn.EventDeleteUser {
+				payload = []byte(strings.ReplaceAll(string(payload), `"bob"`, `"gone"`))
+			}
+			r, err := f.invoke(payload)
+			if err != nil {
+				t.Fatalf("invoke: %v\n%s", err, f.logs)
+			}
+			switch name {
+			case lambdafn.EventDeleteVirtualMFADevice:
+				if !strings.Contains(r.Ignored, "names no user") {
+					t.Errorf("response %+v; want it ignored for naming no user", r)
+				}
+			case lambdafn.EventDeleteUser:
+				if r.User != "gone" || !strings.Contains(strings.Join(r.Notes, " "), "no longer exists") {
+					t.Errorf("response %+v; want the deleted user noted as gone", r)
+				}
+			default:
+				if r.Ignored != "" || (r.User != "alice" && r.User != "bob") {
+					t.Errorf("response %+v; want alice or bob judged", r)
+				}
+			}
+		})
+	}
+	// The log is JSON lines, each with the invocation's request ID.
+	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if rec["request_id"] != "req-1" {
+			t.Errorf("log line %q has no request_id", line)
+		}
+	}
+}
