@@ -41,6 +41,7 @@ var terraformTypes = map[string][]string{
 var terraformVariables = map[string]string{
 	"Mode":                      "mode",
 	"Grace":                     "grace",
+	"MFARemovedGrace":           "mfa_removed_grace",
 	"UnusedDays":                "unused_days",
 	"ExemptionParameter":        "exemption_parameter",
 	"ConfigParameter":           "config_parameter",

@@ -65,6 +65,7 @@ resource "aws_lambda_function" "iamwarden" {
       IAMWARDEN_SCHEDULER_ROLE_ARN  = aws_iam_role.scheduler.arn
       IAMWARDEN_SCHEDULE_DLQ_ARN    = aws_sqs_queue.dead_letters.arn
       IAMWARDEN_GRACE               = var.grace
+      IAMWARDEN_MFA_REMOVED_GRACE   = var.mfa_removed_grace
       IAMWARDEN_UNUSED_DAYS         = tostring(var.unused_days)
     }
   }

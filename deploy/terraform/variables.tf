@@ -18,12 +18,22 @@ variable "mode" {
 }
 
 variable "grace" {
-  description = "Grace period before a user is acted on (e.g. 72h, 3d)."
+  description = "Time a new console user has to register MFA (e.g. 72h, 3d)."
   type        = string
   default     = "72h"
   validation {
     condition     = can(regex("^[0-9]+[hd]$", var.grace))
     error_message = "grace must be hours or days, e.g. 72h or 3d."
+  }
+}
+
+variable "mfa_removed_grace" {
+  description = "Time a console user who removes their last MFA device has to register another (0h: none, console access goes at once in enforce mode)."
+  type        = string
+  default     = "0h"
+  validation {
+    condition     = can(regex("^[0-9]+[hd]$", var.mfa_removed_grace))
+    error_message = "mfa_removed_grace must be hours or days, e.g. 0h or 24h."
   }
 }
 

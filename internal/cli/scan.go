@@ -175,7 +175,14 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	}
 	w := &warden.Warden{Settings: settings, Now: g.now, Log: g.log}
 	if in.From == "" {
-		if w, err = newWarden(ctx, g, settings, nil); err != nil {
+		j, err := graceJournal(ctx, g, settings)
+		if err != nil {
+			return err
+		}
+		if j != nil {
+			defer j.Close()
+		}
+		if w, err = newWarden(ctx, g, settings, j); err != nil {
 			return err
 		}
 	}
@@ -196,6 +203,17 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// graceJournal opens the journal the configuration names when the scan must read the grace
+// periods granted after MFA removals from it; nil when it need not or none is named (the scan
+// then warns that it judged without them).
+func graceJournal(ctx context.Context, g *globals, s *warden.Settings) (journal.Journal, error) {
+	c := s.Config.Journal
+	if s.Thresholds.MFARemovedGrace <= 0 || (c.DynamoDBTable == "" && c.Path == "") {
+		return nil, nil
+	}
+	return openJournal(ctx, g, s.Config, journalFlags{})
 }
 
 // loadSCPFlags reads the --scp files: one flag per organization level, root first, each naming

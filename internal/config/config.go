@@ -87,6 +87,9 @@ type RuleConfig struct {
 	Enabled *bool     `yaml:"enabled,omitempty" json:"enabled,omitempty"`
 	Days    *int      `yaml:"days,omitempty" json:"days,omitempty"`
 	Grace   *Duration `yaml:"grace,omitempty" json:"grace,omitempty"`
+	// MFARemovedGrace (console-mfa-missing) is the time a console user who removes their last
+	// MFA device has to register another; 0 (the default) gives none.
+	MFARemovedGrace *Duration `yaml:"mfa_removed_grace,omitempty" json:"mfa_removed_grace,omitempty"`
 }
 
 // Exemption exempts one user from some rules (all when Rules is empty) until a date.
@@ -316,6 +319,13 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("rules.%s.grace: must not be negative", id))
 			}
 		}
+		if rc.MFARemovedGrace != nil {
+			if id != "console-mfa-missing" {
+				errs = append(errs, fmt.Errorf("rules.%s.mfa_removed_grace: only console-mfa-missing has one", id))
+			} else if *rc.MFARemovedGrace < 0 {
+				errs = append(errs, fmt.Errorf("rules.%s.mfa_removed_grace: must not be negative", id))
+			}
+		}
 	}
 	for i, e := range c.Exemptions {
 		where := fmt.Sprintf("exemptions[%d]", i)
@@ -380,6 +390,9 @@ func (c *Config) Thresholds() rules.Thresholds {
 	days("access-key-not-rotated", &t.AccessKeyMaxAgeDays)
 	if rc, ok := c.Rules["console-mfa-missing"]; ok && rc.Grace != nil {
 		t.ConsoleMFAGrace = time.Duration(*rc.Grace)
+	}
+	if rc, ok := c.Rules["console-mfa-missing"]; ok && rc.MFARemovedGrace != nil {
+		t.MFARemovedGrace = time.Duration(*rc.MFARemovedGrace)
 	}
 	return t
 }

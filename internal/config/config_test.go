@@ -19,6 +19,7 @@ func TestLoadValid(t *testing.T) {
 	th := c.Thresholds()
 	want := rules.DefaultThresholds()
 	want.ConsoleMFAGrace = 72 * time.Hour
+	want.MFARemovedGrace = 12 * time.Hour
 	want.PasswordUnusedDays = 45
 	want.AccessKeyUnusedDays = 45
 	if th != want {
@@ -68,20 +69,21 @@ func TestLoadDefaultAndEnv(t *testing.T) {
 // Every invalid file is rejected with an error that names the problem.
 func TestLoadInvalid(t *testing.T) {
 	cases := map[string]string{
-		"unknown-rule.yaml":           `unknown rule "console-mfa-mising"`,
-		"unknown-key.yaml":            `config testdata/unknown-key.yaml: line 3: unknown key "day" in rules.password-unused (known: enabled, days, grace)`,
-		"unknown-top-key.yaml":        `config testdata/unknown-top-key.yaml: line 1: unknown key "rule" (known: rules, exemptions, exemption_parameter, exemption_parameter_rules, enforce, journal)`,
-		"unknown-exemption-key.yaml":  `config testdata/unknown-exemption-key.yaml: line 5: unknown key "reasons" in exemptions[0] (known: user, rules, reason, until)`,
-		"bad-duration.yaml":           `invalid duration "one day"`,
-		"days-zero.yaml":              "rules.access-key-unused.days: must be at least 1",
-		"days-on-wrong-rule.yaml":     "rules.root-mfa-missing.days: the rule has no day threshold",
-		"grace-on-wrong-rule.yaml":    "only console-mfa-missing has a grace period",
-		"exemption-no-reason.yaml":    "exemptions[0].reason: required",
-		"exemption-no-until.yaml":     "exemptions[0].until: required",
-		"exemption-bad-date.yaml":     `invalid date "next year"`,
-		"exemption-unknown-rule.yaml": `unknown rule "mfa"`,
-		"not-yaml.yaml":               "config testdata/not-yaml.yaml",
-		"missing.yaml":                "no such file",
+		"unknown-rule.yaml":                    `unknown rule "console-mfa-mising"`,
+		"unknown-key.yaml":                     `config testdata/unknown-key.yaml: line 3: unknown key "day" in rules.password-unused (known: enabled, days, grace, mfa_removed_grace)`,
+		"unknown-top-key.yaml":                 `config testdata/unknown-top-key.yaml: line 1: unknown key "rule" (known: rules, exemptions, exemption_parameter, exemption_parameter_rules, enforce, journal)`,
+		"unknown-exemption-key.yaml":           `config testdata/unknown-exemption-key.yaml: line 5: unknown key "reasons" in exemptions[0] (known: user, rules, reason, until)`,
+		"bad-duration.yaml":                    `invalid duration "one day"`,
+		"days-zero.yaml":                       "rules.access-key-unused.days: must be at least 1",
+		"days-on-wrong-rule.yaml":              "rules.root-mfa-missing.days: the rule has no day threshold",
+		"grace-on-wrong-rule.yaml":             "only console-mfa-missing has a grace period",
+		"mfa-removed-grace-on-wrong-rule.yaml": "rules.access-key-unused.mfa_removed_grace: only console-mfa-missing has one",
+		"exemption-no-reason.yaml":             "exemptions[0].reason: required",
+		"exemption-no-until.yaml":              "exemptions[0].until: required",
+		"exemption-bad-date.yaml":              `invalid date "next year"`,
+		"exemption-unknown-rule.yaml":          `unknown rule "mfa"`,
+		"not-yaml.yaml":                        "config testdata/not-yaml.yaml",
+		"missing.yaml":                         "no such file",
 	}
 	entries, _ := os.ReadDir("testdata")
 	for _, e := range entries {

@@ -49,12 +49,16 @@ const (
 	KindSetPolicyVersion Kind = "set-policy-version"
 	// KindRestorePolicyVersion makes the version a KindSetPolicyVersion replaced the default again.
 	KindRestorePolicyVersion Kind = "restore-policy-version"
+	// KindGraceGranted records, changing nothing in IAM, that a console user removed their last
+	// MFA device and was given a grace period to register another; Prior holds "removed_at" and
+	// "until" (RFC 3339), and the rules read it back (rules.GraceGrant).
+	KindGraceGranted Kind = "grace-granted"
 )
 
 // Kinds lists every kind, in the order above.
 func Kinds() []Kind {
 	return []Kind{KindDisableConsole, KindDeactivateKey, KindRestoreConsole, KindReactivateKey, KindNotify,
-		KindAddToGroup, KindRemoveFromGroup, KindSetPolicyVersion, KindRestorePolicyVersion}
+		KindAddToGroup, KindRemoveFromGroup, KindSetPolicyVersion, KindRestorePolicyVersion, KindGraceGranted}
 }
 
 // UndoKind returns the kind that reverses k, and false for kinds that cannot be undone.

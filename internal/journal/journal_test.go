@@ -20,7 +20,7 @@ func TestStatusFinal(t *testing.T) {
 			t.Errorf("Status(%q).Final() = %v, want %v", s, got, want)
 		}
 	}
-	if len(journal.Statuses()) != 6 || len(journal.Kinds()) != 9 {
+	if len(journal.Statuses()) != 6 || len(journal.Kinds()) != 10 {
 		t.Errorf("Statuses %v, Kinds %v", journal.Statuses(), journal.Kinds())
 	}
 	for _, k := range []journal.Kind{"", "Notify", "delete-user"} {

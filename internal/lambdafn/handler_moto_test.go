@@ -499,3 +499,43 @@ func TestEveryIAMEventIsHandled(t *testing.T) {
 		}
 	}
 }
+
+func TestMFARemovedGraceDefersTheRemovalEverywhere(t *testing.T) {
+	ctx := context.Background()
+	f := newFn(t, "enforce")
+	f.env[lambdafn.EnvMFARemovedGrace] = "24h"
+	id := f.consoleUser("alice", f.now.Add(-200*day))
+	f.srv.SetPassword("alice", f.now.Add(-200*day), f.now.Add(-day))
+	serial := f.srv.EnableVirtualMFA(f.iam, "alice", "alice-phone")
+	if _, err := f.iam.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String("alice"), SerialNumber: aws.String(serial)}); err != nil {
+		t.Fatal(err)
+	}
+	removed := f.now.Add(-time.Minute)
+	event := strings.ReplaceAll(string(f.fixture("cloudtrail-DeactivateMFADevice.json", "alice")), "2026-12-04T14:40:00Z", removed.Format(time.RFC3339))
+
+	r := f.mustInvoke([]byte(event))
+	if r.Done != 0 || !f.hasProfile("alice") || r.Schedule != "deadline created" || r.Warnings != 1 {
+		t.Fatalf("removal with a grace period: %+v; want no change, a deadline and a warning", r)
+	}
+	s, ok := f.schedule(id)
+	if !ok || aws.ToString(s.ScheduleExpression) != deadline.Expression(removed.Add(24*time.Hour)) {
+		t.Fatalf("schedule %v, want one at the removal plus 24h", s)
+	}
+	// A duplicate delivery grants nothing more; an enforce sweep honours the grant.
+	f.mustInvoke([]byte(event))
+	if r := f.mustInvoke(f.fixture("eventbridge-scheduled-event.json", "")); r.Done != 0 || !f.hasProfile("alice") {
+		t.Fatalf("sweep inside the grace period: %+v; want alice left alone", r)
+	}
+	if n := count(f.journal(), journal.KindGraceGranted, journal.StatusDone); n != 1 {
+		t.Errorf("journal holds %d grants, want 1", n)
+	}
+
+	f.now = removed.Add(24*time.Hour + time.Second) // the deadline schedule fires
+	payload, err := lambdafn.DeadlineInvocation{AccountID: f.srv.AccountID, UserName: "alice", UserID: id, Deadline: removed.Add(24 * time.Hour)}.Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.mustInvoke(payload); r.Done != 1 || f.hasProfile("alice") {
+		t.Fatalf("at the deadline: %+v; want console access disabled", r)
+	}
+}

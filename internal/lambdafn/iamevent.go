@@ -3,6 +3,9 @@ package lambdafn
 import (
 	"context"
 	"fmt"
+
+	"github.com/iamwarden/iamwarden/internal/rules"
+	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
 // cloudTrail re-reads the user an IAM call was about and settles it: welcome and schedule a
@@ -39,7 +42,31 @@ func (inv *invocation) cloudTrail(ctx context.Context, e *CloudTrailEvent) (*Res
 	if err != nil {
 		return r, err
 	}
+	if e.EventName == EventDeactivateMFADevice && consoleViolation(j) {
+		// The user just removed their last MFA device: with mfa_removed_grace they get that long
+		// from the removal to register another, recorded for every later judgment.
+		granted, err := inv.warden.GrantMFARemovedGrace(ctx, j.UserName, j.UserID, e.EventTime)
+		if err != nil {
+			return r, err
+		}
+		if granted {
+			if j, err = inv.warden.JudgeUser(ctx, e.UserName, j.UserID); err != nil {
+				return r, err
+			}
+		}
+	}
 	return r, inv.settle(ctx, j, r)
+}
+
+// consoleViolation reports whether the user has a console password, no MFA device, and no grace
+// period left.
+func consoleViolation(j *warden.Judgment) bool {
+	for _, f := range j.Findings {
+		if f.Rule == "console-mfa-missing" && f.State == rules.StateViolation {
+			return true
+		}
+	}
+	return false
 }
 
 // accountID is the account the IAM call was made in.

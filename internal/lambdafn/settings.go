@@ -39,13 +39,14 @@ const (
 	EnvScheduleDLQARN      = "IAMWARDEN_SCHEDULE_DLQ_ARN"
 	EnvGrace               = "IAMWARDEN_GRACE"
 	EnvUnusedDays          = "IAMWARDEN_UNUSED_DAYS"
+	EnvMFARemovedGrace     = "IAMWARDEN_MFA_REMOVED_GRACE"
 	defaultLambdaMaxAction = 25
 )
 
 // Env lists every variable the function reads, for the deployment's tests and docs.
 func Env() []string {
 	return []string{EnvMode, EnvConfig, EnvConfigParameter, EnvExemptionParameter, EnvSNSTopicARN, EnvJournalTable,
-		EnvMaxActions, EnvScheduleGroup, EnvSchedulerRoleARN, EnvScheduleDLQARN, EnvGrace, EnvUnusedDays}
+		EnvMaxActions, EnvScheduleGroup, EnvSchedulerRoleARN, EnvScheduleDLQARN, EnvGrace, EnvUnusedDays, EnvMFARemovedGrace}
 }
 
 // Settings are the function's settings, read from its environment at each invocation.
@@ -105,6 +106,13 @@ func LoadSettings(ctx context.Context, getenv func(string) string, params Parame
 			return nil, settingsError("%s=%q: want a duration such as 72h or 3d", EnvGrace, v)
 		}
 		o.Grace = &d
+	}
+	if v := getenv(EnvMFARemovedGrace); v != "" {
+		d, err := config.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, settingsError("%s=%q: want a duration such as 24h, or 0h for none", EnvMFARemovedGrace, v)
+		}
+		o.MFARemovedGrace = &d
 	}
 	if v := getenv(EnvUnusedDays); v != "" {
 		n, err := strconv.Atoi(v)

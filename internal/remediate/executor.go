@@ -255,7 +255,12 @@ func (e *Executor) apply(ctx context.Context, h *journal.Lease, runID string, a 
 		res.Status, res.Detail = StatusSkipped, fmt.Sprintf("user %s was replaced since the data was read (%s → %s)", a.Principal, a.UserID, u.ID)
 		return res, nil
 	}
-	if why, ok := e.stillQualifies(a, u); !ok {
+	grants, err := e.graceGrants(ctx, a)
+	if err != nil {
+		res.Status, res.Detail = StatusFailed, err.Error()
+		return res, err
+	}
+	if why, ok := e.stillQualifies(a, u, grants); !ok {
 		res.Status, res.Detail = StatusSkipped, why
 		log.Info("skipped: no longer qualifies", "reason", why)
 		if !e.DryRun {
@@ -337,12 +342,12 @@ func (e *Executor) apply(ctx context.Context, h *journal.Lease, runID string, a 
 }
 
 // stillQualifies re-runs the action's rule on the freshly read user, as of now.
-func (e *Executor) stillQualifies(a Action, u *inventory.User) (string, bool) {
+func (e *Executor) stillQualifies(a Action, u *inventory.User, grants map[string]rules.GraceGrant) (string, bool) {
 	rule, ok := rules.Lookup(a.Rule)
 	if !ok {
 		return "unknown rule " + a.Rule, false
 	}
-	env := rules.Env{AsOf: e.Now(), Thresholds: e.Thresholds}
+	env := rules.Env{AsOf: e.Now(), Thresholds: e.Thresholds, GraceGrants: grants}
 	for _, f := range rules.Evaluate(env, a.AccountID, u, []rules.Rule{rule}, e.Exempter) {
 		if a.Kind == journal.KindDeactivateKey && f.Resource != a.Resource {
 			continue
@@ -357,6 +362,15 @@ func (e *Executor) stillQualifies(a Action, u *inventory.User) (string, bool) {
 		}
 	}
 	return noLongerReason(a, u), false
+}
+
+// graceGrants reads, just before acting on a console user, the grace periods granted after MFA
+// removals: one may have been granted since the plan was made.
+func (e *Executor) graceGrants(ctx context.Context, a Action) (map[string]rules.GraceGrant, error) {
+	if a.Rule != "console-mfa-missing" {
+		return nil, nil
+	}
+	return GraceGrants(ctx, e.Journal, a.AccountID, e.Thresholds.MFARemovedGrace, e.Now())
 }
 
 // noLongerReason says, from live state, why a user no longer qualifies.

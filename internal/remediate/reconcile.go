@@ -46,6 +46,9 @@ func (e *Executor) Reconcile(ctx context.Context, accountID string) ([]journal.E
 func (e *Executor) settle(ctx context.Context, en journal.Entry) (journal.Status, string, error) {
 	eff, ok := effects()[en.Kind]
 	if !ok {
+		if en.Kind == journal.KindGraceGranted {
+			return journal.StatusReconciledNotDone, "grace period not recorded: the run was interrupted", nil
+		}
 		return journal.StatusReconciledNotDone, "notification delivery unknown after an interrupted run", nil
 	}
 	refusal, gone, err := e.samePerson(ctx, en)

@@ -55,6 +55,26 @@ func checkConsoleMFAMissing(env Env, p *inventory.User) []Verdict {
 	}
 	deadline := setAt.Add(grace)
 	ev["deadline"] = stamp(deadline)
+	if g, ok := env.GraceGrants[p.ID]; ok && g.Until.After(deadline) && !g.RemovedAt.After(env.AsOf) {
+		deadline = g.Until
+		ev["deadline"] = stamp(deadline)
+		ev["mfa_removed_at"] = stamp(g.RemovedAt)
+		if env.AsOf.Before(deadline) {
+			return []Verdict{{
+				State:    StatePending,
+				Deadline: deadline,
+				Detail: fmt.Sprintf("the last MFA device was removed %s; console access ends %s unless another is registered",
+					instant(g.RemovedAt), instant(deadline)),
+				Evidence: ev,
+			}}
+		}
+		return []Verdict{{
+			State: StateViolation,
+			Detail: fmt.Sprintf("the last MFA device was removed %s and none was registered in the grace period that ended %s",
+				instant(g.RemovedAt), instant(deadline)),
+			Evidence: ev,
+		}}
+	}
 	if env.AsOf.Before(deadline) {
 		return []Verdict{{
 			State:    StatePending,

@@ -107,3 +107,47 @@ func TestConsoleMFAMissingBeforeProfileCreated(t *testing.T) {
 		t.Errorf("judged a login profile created after the instant judged: %+v", v)
 	}
 }
+
+func TestConsoleMFAMissingAfterMFARemoval(t *testing.T) {
+	old := inventory.User{ID: "AIDAALICE", Password: inventory.Password{Enabled: true, ProfileCreated: daysAgo(200)}}
+	grant := func(removed time.Time, grace time.Duration) func(*rules.Env) {
+		return func(e *rules.Env) {
+			e.GraceGrants = map[string]rules.GraceGrant{"AIDAALICE": {RemovedAt: removed, Until: removed.Add(grace)}}
+		}
+	}
+	runCases(t, "console-mfa-missing", []ruleCase{
+		{
+			name: "no grant: an old password without MFA is a violation at once",
+			user: old,
+			want: []want{{State: rules.StateViolation, Detail: "~set 2026-05-04 (200 days ago)"}},
+		},
+		{
+			name: "inside the grant after the device was removed",
+			user: old,
+			env:  grant(asOf.Add(-time.Hour), 24*time.Hour),
+			want: []want{{
+				State:    rules.StatePending,
+				Deadline: asOf.Add(23 * time.Hour),
+				Detail:   "the last MFA device was removed 2026-11-20T08:00:00Z; console access ends 2026-11-21T08:00:00Z unless another is registered",
+			}},
+		},
+		{
+			name: "the grant ran out",
+			user: old,
+			env:  grant(daysAgo(2), 24*time.Hour),
+			want: []want{{State: rules.StateViolation, Detail: "~none was registered in the grace period that ended 2026-11-19T09:00:00Z"}},
+		},
+		{
+			name: "a grant for another user changes nothing",
+			user: inventory.User{ID: "AIDABOB", Password: old.Password},
+			env:  grant(asOf.Add(-time.Hour), 24*time.Hour),
+			want: []want{{State: rules.StateViolation, Detail: "~set 2026-05-04 (200 days ago)"}},
+		},
+		{
+			name: "a grant never shortens the password's own grace period",
+			user: inventory.User{ID: "AIDAALICE", Password: inventory.Password{Enabled: true, ProfileCreated: asOf.Add(-time.Hour)}},
+			env:  grant(asOf.Add(-2*time.Hour), time.Hour),
+			want: []want{{State: rules.StatePending, Deadline: asOf.Add(23 * time.Hour), Detail: "~grace period ends"}},
+		},
+	})
+}

@@ -67,6 +67,15 @@ type Env struct {
 	// SCPsNotEvaluated says why the organization's SCPs, which may govern the users, are not in
 	// the policy sets Policies gives; empty when they are, or when none apply.
 	SCPsNotEvaluated string
+	// GraceGrants are the console-mfa-missing deadlines granted to users who removed their last
+	// MFA device (Thresholds.MFARemovedGrace after the removal), by user ID; nil when none.
+	GraceGrants map[string]GraceGrant
+}
+
+// GraceGrant is a deadline given to a console user after they removed their last MFA device.
+type GraceGrant struct {
+	RemovedAt time.Time
+	Until     time.Time
 }
 
 // PolicySets gives the policies that govern a user's requests.
@@ -78,6 +87,10 @@ type PolicySets interface {
 type Thresholds struct {
 	// ConsoleMFAGrace is how long after a console password is set the user may go without MFA.
 	ConsoleMFAGrace time.Duration
+	// MFARemovedGrace is how long a console user who removes their last MFA device has to
+	// register another; 0 gives none (the grace from the password's setting applies alone). It
+	// takes effect through Env.GraceGrants, recorded when the removal is seen.
+	MFARemovedGrace time.Duration
 	// RootRecentlyUsedDays: root use within this many days is reported.
 	RootRecentlyUsedDays int
 	// PasswordUnusedDays: a password unused for this many days is stale (FSBP IAM.8: 90; IAM.22/CIS: 45).

@@ -36,6 +36,8 @@ type Options struct {
 	// Progress, when set, is told how many of a step's per-user lookups are done. It is called
 	// from one goroutine at a time.
 	Progress func(step Step, done, total int)
+	// GraceGrants are the grace periods granted to users who removed their last MFA device.
+	GraceGrants map[string]rules.GraceGrant
 }
 
 // DefaultConcurrency is the number of per-user lookups in flight by default.
@@ -84,7 +86,7 @@ func Run(ctx context.Context, snap *inventory.Snapshot, opts Options, live Live)
 	if live == nil && snap.Recorded != nil {
 		live = snap.Recorded
 	}
-	env := rules.Env{AsOf: asOf, Thresholds: opts.Thresholds}
+	env := rules.Env{AsOf: asOf, Thresholds: opts.Thresholds, GraceGrants: opts.GraceGrants}
 	res := &report.Result{
 		AccountID:    snap.AccountID,
 		AccountAlias: snap.AccountAlias,

@@ -123,6 +123,13 @@ func (w *Warden) audit(ctx context.Context, o AuditOptions) (*report.Result, *in
 		return nil, nil, err
 	}
 	warnings = append(warnings, exempt.Problems(snap.Users)...)
+	grants, warning, err := w.graceGrants(ctx, snap.AccountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if warning != nil {
+		warnings = append(warnings, *warning)
+	}
 	exempter := o.exempter
 	if exempter == nil {
 		exempter = exempt.New(cfg, params)
@@ -137,6 +144,7 @@ func (w *Warden) audit(ctx context.Context, o AuditOptions) (*report.Result, *in
 		Log:         w.Log,
 		Concurrency: o.Concurrency,
 		Progress:    o.Progress,
+		GraceGrants: grants,
 	}, live)
 	if err != nil {
 		return nil, nil, err

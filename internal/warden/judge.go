@@ -79,7 +79,11 @@ func (w *Warden) JudgeUser(ctx context.Context, name, userID string) (*Judgment,
 			judged = append(judged, r)
 		}
 	}
-	env := rules.Env{AsOf: w.now().UTC(), Thresholds: w.Settings.Thresholds}
+	grants, _, err := w.graceGrants(ctx, j.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	env := rules.Env{AsOf: w.now().UTC(), Thresholds: w.Settings.Thresholds, GraceGrants: grants}
 	if fs := rules.Evaluate(env, j.AccountID, u, judged, exempter); fs != nil {
 		j.Findings = fs
 	}

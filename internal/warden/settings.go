@@ -33,6 +33,7 @@ type Overrides struct {
 	// ExemptionParameter replaces the configuration's SSM exemption list when set.
 	ExemptionParameter string
 	Grace              *time.Duration
+	MFARemovedGrace    *time.Duration
 	PasswordUnusedDays *int
 	KeyUnusedDays      *int
 	KeyMaxAgeDays      *int
@@ -77,6 +78,12 @@ func Resolve(cfg *config.Config, source string, o Overrides) (*Settings, error) 
 			return nil, inputError("grace 24h", "grace: must not be negative, got %s", *o.Grace)
 		}
 		th.ConsoleMFAGrace = *o.Grace
+	}
+	if o.MFARemovedGrace != nil {
+		if *o.MFARemovedGrace < 0 {
+			return nil, inputError("mfa_removed_grace 24h", "mfa_removed_grace: must not be negative, got %s", *o.MFARemovedGrace)
+		}
+		th.MFARemovedGrace = *o.MFARemovedGrace
 	}
 	// The same rule as rules.<id>.days in the file: at least 1.
 	for _, d := range []struct {
