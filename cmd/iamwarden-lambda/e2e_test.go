@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -115,16 +116,9 @@ type function struct {
 	api *runtimeapi.Server
 }
 
-var (
-	buildOnce sync.Once
-	bootstrap string
-)
-
-func (a *account) deploy(mode string, processes int) *function {
+// deploy starts processes of the bootstrap in mode against a Runtime API of their own.
+func (a *account) deploy(bootstrap, mode string, processes int) *function {
 	a.t.Helper()
-	buildOnce.Do(func() {
-		bootstrap = runtimeapi.BuildBootstrap(a.t, "github.com/iamwarden/iamwarden/cmd/iamwarden-lambda")
-	})
 	api := runtimeapi.New(a.t, runtimeapi.Options{FunctionName: "iamwarden",
 		FunctionARN: "arn:aws:lambda:us-east-1:" + a.srv.AccountID + ":function:iamwarden", Timeout: 2 * time.Minute})
 	env := append([]string{
@@ -175,13 +169,7 @@ func (a *account) fixture(name, user string) []byte {
 
 func (a *account) consoleUser(name string, setAt time.Time) string {
 	a.t.Helper()
-	out, err := a.iam.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(name)})
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	a.srv.BackdateUser(name, setAt.Add(-time.Hour))
-	a.srv.SetPassword(name, setAt, time.Time{})
-	return aws.ToString(out.User.UserId)
+	return a.srv.ConsoleUser(a.iam, name, setAt)
 }
 
 func (a *account) staleKey(name string) string {
@@ -247,7 +235,8 @@ func TestBootstrapEndToEnd(t *testing.T) {
 	a.consoleUser("late", a.now.Add(-10*day))
 	a.staleKey("robot")
 
-	report := a.deploy("report", 1)
+	bootstrap := runtimeapi.BuildBootstrap(t, "github.com/iamwarden/iamwarden/cmd/iamwarden-lambda")
+	report := a.deploy(bootstrap, "report", 1)
 	r := report.invoke(a.fixture("cloudtrail-CreateLoginProfile.json", "fresh"))
 	if r.Schedule != "deadline created" || r.Warnings != 1 {
 		t.Fatalf("CreateLoginProfile: %+v; want fresh's deadline scheduled and welcomed", r)
@@ -263,10 +252,10 @@ func TestBootstrapEndToEnd(t *testing.T) {
 		t.Fatalf("report sweep: %+v; want 2 planned and nothing changed:\nbefore\n%s\nafter\n%s", r, before, a.state())
 	}
 
-	enforce := a.deploy("enforce", 2)
+	enforce := a.deploy(bootstrap, "enforce", 2)
 	r = enforce.invoke(a.fixture("eventbridge-scheduled-event.json", ""))
 	want := map[string]int{"disable-console late": 1, "deactivate-key robot": 1}
-	if r.Done != 2 || !equal(a.changes(), want) {
+	if r.Done != 2 || !maps.Equal(a.changes(), want) {
 		t.Fatalf("enforce sweep: %+v, journal %v; want %v", r, a.changes(), want)
 	}
 	after := a.state()
@@ -292,7 +281,7 @@ func TestBootstrapEndToEnd(t *testing.T) {
 	}
 	wg.Wait()
 	want["disable-console late2"], want["deactivate-key robot2"] = 1, 1
-	if done := results[0].Done + results[1].Done; done != 2 || !equal(a.changes(), want) {
+	if done := results[0].Done + results[1].Done; done != 2 || !maps.Equal(a.changes(), want) {
 		t.Fatalf("two sweeps at once: %+v, journal %v; want 2 changes in all, %v", results, a.changes(), want)
 	}
 
@@ -306,16 +295,4 @@ func TestBootstrapEndToEnd(t *testing.T) {
 			t.Errorf("evaluation %+v", e)
 		}
 	}
-}
-
-func equal(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

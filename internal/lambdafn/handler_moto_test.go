@@ -122,13 +122,7 @@ func (f *fn) fixture(name, user string) []byte {
 
 func (f *fn) consoleUser(name string, setAt time.Time) string {
 	f.t.Helper()
-	out, err := f.iam.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(name)})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.srv.BackdateUser(name, setAt.Add(-time.Hour))
-	f.srv.SetPassword(name, setAt, time.Time{})
-	return aws.ToString(out.User.UserId)
+	return f.srv.ConsoleUser(f.iam, name, setAt)
 }
 
 func (f *fn) hasProfile(name string) bool {

@@ -3,6 +3,7 @@ package mototest
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -28,4 +29,17 @@ func (s *Server) EnableVirtualMFA(c *iam.Client, user, device string) string {
 		s.t.Fatalf("mototest: enable MFA device %s for %s: %v", device, user, err)
 	}
 	return aws.ToString(serial)
+}
+
+// ConsoleUser creates the user with a console password set at setAt and never used (the user
+// itself is created an hour before), and returns its user ID.
+func (s *Server) ConsoleUser(c *iam.Client, name string, setAt time.Time) string {
+	s.t.Helper()
+	out, err := c.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(name)})
+	if err != nil {
+		s.t.Fatalf("mototest: create user %s: %v", name, err)
+	}
+	s.BackdateUser(name, setAt.Add(-time.Hour))
+	s.SetPassword(name, setAt, time.Time{})
+	return aws.ToString(out.User.UserId)
 }

@@ -40,11 +40,7 @@ func newWarden(t *testing.T, now *time.Time) (*warden.Warden, *mototest.Server, 
 
 func consoleUser(t *testing.T, srv *mototest.Server, c *iam.Client, name string, setAt time.Time) {
 	t.Helper()
-	if _, err := c.CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(name)}); err != nil {
-		t.Fatal(err)
-	}
-	srv.BackdateUser(name, setAt.Add(-time.Hour))
-	srv.SetPassword(name, setAt, time.Time{})
+	srv.ConsoleUser(c, name, setAt)
 }
 
 func hasProfile(t *testing.T, c *iam.Client, name string) bool {
