@@ -39,7 +39,10 @@ const (
 // everywhere. Attributes with no value are left out (SNS rejects empty values).
 func Render(e Event) (subject, body string, attrs map[string]string) {
 	var b strings.Builder
-	if e.DryRun {
+	switch {
+	case e.DryRun && e.Kind == KindRunSummary:
+		b.WriteString("DRY RUN: nothing was changed. These are the changes iamwarden enforce would make now.\n\n")
+	case e.DryRun:
 		b.WriteString("DRY RUN: nothing was changed. This is the message iamwarden would send.\n\n")
 	}
 	switch e.Kind {
@@ -180,6 +183,9 @@ func summarySubject(e Event) string {
 	s := e.Summary
 	if s == nil {
 		s = &RunSummary{}
+	}
+	if e.DryRun {
+		return fmt.Sprintf("Report of %s: enforce would make %d changes, %d pending", accountLabel(e), len(s.Lines), s.Pending)
 	}
 	return fmt.Sprintf("Enforcement run in %s: %d done, %d failed, %d skipped, %d pending",
 		accountLabel(e), s.Done, s.Failed, s.Skipped, s.Pending)
@@ -342,9 +348,14 @@ func renderSummary(b *strings.Builder, e Event) {
 	if e.RunID != "" {
 		run = "Enforcement run " + oneLine(e.RunID)
 	}
-	fmt.Fprintf(b, "%s in account %s finished at %s.\n\n", run, accountLabel(e), instant(e.At))
 	tw := tabwriter.NewWriter(b, 0, 0, 1, ' ', 0)
-	fmt.Fprintf(tw, "Done:\t%d\nFailed:\t%d\nSkipped:\t%d\nPending:\t%d\n", s.Done, s.Failed, s.Skipped, s.Pending)
+	if e.DryRun {
+		fmt.Fprintf(b, "Account %s was judged at %s; iamwarden runs in report mode there.\n\n", accountLabel(e), instant(e.At))
+		fmt.Fprintf(tw, "Would do:\t%d\nPending:\t%d\n", len(s.Lines), s.Pending)
+	} else {
+		fmt.Fprintf(b, "%s in account %s finished at %s.\n\n", run, accountLabel(e), instant(e.At))
+		fmt.Fprintf(tw, "Done:\t%d\nFailed:\t%d\nSkipped:\t%d\nPending:\t%d\n", s.Done, s.Failed, s.Skipped, s.Pending)
+	}
 	_ = tw.Flush()
 	if len(s.Lines) == 0 {
 		b.WriteString("\nNo action was planned.\n")

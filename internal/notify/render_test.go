@@ -81,6 +81,13 @@ func fixtures() []struct {
 				{Principal: "carol", Action: notify.ActionDisableConsole, Rule: notify.RuleConsoleMFAMissing, Status: "pending"},
 			}},
 		}},
+		{"run-summary-report", notify.Event{
+			Kind: notify.KindRunSummary, AccountID: "123456789012", AccountAlias: "acme-prod", At: at, DryRun: true,
+			Summary: &notify.RunSummary{Pending: 1, Lines: []notify.SummaryLine{
+				{Principal: "alice", Action: notify.ActionDisableConsole, Rule: notify.RuleConsoleMFAMissing, Status: "would-do"},
+				{Principal: "ci-deploy", Action: notify.ActionDeactivateKey, Resource: keyID, Rule: notify.RuleAccessKeyUnused, Status: "would-do"},
+			}},
+		}},
 	}
 }
 
