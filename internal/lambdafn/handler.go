@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -33,11 +34,13 @@ type Handler struct {
 	Log    *slog.Logger
 	// Journal opens the journal table; nil uses DynamoDB through AWS.
 	Journal func(table string) (journal.Journal, error)
+	// Metrics receives one embedded-metric-format line per invocation; nil writes none.
+	Metrics io.Writer
 }
 
 // New returns a handler over the function's environment and AWS configuration.
 func New(cfg aws.Config, log *slog.Logger) *Handler {
-	return &Handler{AWS: cfg, Getenv: os.Getenv, Now: time.Now, Log: log}
+	return &Handler{AWS: cfg, Getenv: os.Getenv, Now: time.Now, Log: log, Metrics: os.Stdout}
 }
 
 // Response is what an invocation did, returned to the caller and logged.
@@ -96,6 +99,11 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Respons
 	if resp != nil {
 		resp.Event, resp.Mode = ev.Kind, inv.settings.Mode
 		log.Info("invocation done", "response", resp)
+		if h.Metrics != nil {
+			if err := writeMetrics(h.Metrics, resp, inv.now()); err != nil {
+				log.Warn("metrics not written", "error", err)
+			}
+		}
 	}
 	if err != nil {
 		log.Error("invocation failed", "error", err)

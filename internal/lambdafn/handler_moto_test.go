@@ -198,6 +198,22 @@ func TestCreateLoginProfileWelcomesAndSchedulesTheDeadline(t *testing.T) {
 		t.Error("report mode removed the login profile")
 	}
 
+	// Losing the password cancels the deadline; a new one schedules it again.
+	if _, err := f.iam.DeleteLoginProfile(context.Background(), &iam.DeleteLoginProfileInput{UserName: aws.String("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if r = f.mustInvoke(f.fixture("cloudtrail-DeleteLoginProfile.json", "")); r.User != "bob" {
+		t.Fatalf("DeleteLoginProfile fixture is about %q, want bob", r.User)
+	}
+	r = f.mustInvoke([]byte(strings.ReplaceAll(string(f.fixture("cloudtrail-DeleteLoginProfile.json", "")), `"bob"`, `"alice"`)))
+	if r.Schedule != "deadline cancelled" {
+		t.Fatalf("after DeleteLoginProfile: %+v; want the deadline cancelled", r)
+	}
+	f.srv.SetPassword("alice", setAt, time.Time{})
+	if r = f.mustInvoke(f.fixture("cloudtrail-CreateLoginProfile.json", "alice")); r.Schedule != "deadline created" {
+		t.Fatalf("password set again: %+v; want the deadline scheduled again", r)
+	}
+
 	// Registering MFA cancels the deadline.
 	f.srv.EnableVirtualMFA(f.iam, "alice", "alice-phone")
 	r = f.mustInvoke(f.fixture("cloudtrail-EnableMFADevice.json", "alice"))
@@ -531,5 +547,36 @@ func TestMFARemovedGraceDefersTheRemovalEverywhere(t *testing.T) {
 	}
 	if r := f.mustInvoke(payload); r.Done != 1 || f.hasProfile("alice") {
 		t.Fatalf("at the deadline: %+v; want console access disabled", r)
+	}
+}
+
+func TestEveryInvocationWritesItsMetrics(t *testing.T) {
+	f := newFn(t, "enforce")
+	metrics := &logBuffer{}
+	f.h.Metrics = metrics
+	f.consoleUser("late", f.now.Add(-10*day))
+	r := f.mustInvoke(f.fixture("eventbridge-scheduled-event.json", ""))
+	var rec struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Event, Mode string
+		Done        int
+		Findings    int
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(metrics.String())), &rec); err != nil {
+		t.Fatalf("metrics %q: %v", metrics.String(), err)
+	}
+	m := rec.AWS.CloudWatchMetrics
+	if len(m) != 1 || m[0].Namespace != lambdafn.MetricsNamespace || len(m[0].Metrics) == 0 || rec.AWS.Timestamp != f.now.UnixMilli() {
+		t.Fatalf("record %+v is not an embedded metric record of namespace %s", rec, lambdafn.MetricsNamespace)
+	}
+	if rec.Event != "sweep" || rec.Mode != "enforce" || rec.Done != r.Done || rec.Done != 1 || rec.Findings != r.Findings {
+		t.Errorf("metrics %+v, response %+v", rec, r)
 	}
 }
