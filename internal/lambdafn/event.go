@@ -13,8 +13,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +32,11 @@ const (
 	KindDeadline   Kind = "deadline"
 	KindSweep      Kind = "sweep"
 	KindConfigRule Kind = "config-rule"
-	KindUnknown    Kind = "unknown"
+	// KindAccount is one account's share of an organization sweep, fanned out by the hub.
+	KindAccount Kind = "account"
+	// KindSQS is a batch of SQS messages (the account queue's event source mapping).
+	KindSQS     Kind = "sqs"
+	KindUnknown Kind = "unknown"
 )
 
 // ErrMalformed is wrapped by every error Classify and DeadlineInvocation.Payload return: the
@@ -46,6 +52,8 @@ type Event struct {
 	Deadline   *DeadlineInvocation
 	Sweep      *Sweep
 	ConfigRule *ConfigRuleInvocation
+	Account    *AccountWork
+	SQS        *SQSBatch
 	// Why describes an unknown payload for the log line that ignores it, e.g.
 	// `EventBridge event of source "aws.s3" and detail-type "Object Created"`.
 	Why string
@@ -100,6 +108,8 @@ const (
 	callerTypeIAMUser    = "IAMUser"
 	payloadKindDeadline  = "deadline"
 	payloadKindSweep     = "sweep"
+	payloadKindAccount   = "account"
+	sourceSQS            = "aws:sqs"
 )
 
 // Values of Sweep.Source.
@@ -169,6 +179,7 @@ type deadlineWire struct {
 	UserName  string `json:"user_name"`
 	UserID    string `json:"user_id"`
 	Deadline  string `json:"deadline"`
+	SweepID   string `json:"sweep_id,omitempty"`
 }
 
 // Payload returns the schedule's target Input for the invocation, exactly as the contract
@@ -268,6 +279,10 @@ func Classify(raw []byte) (Event, error) {
 		return classifyEventBridge(raw)
 	case has(top, "invokingEvent") && has(top, "resultToken"):
 		return classifyConfig(raw)
+	case has(top, "Records"):
+		if ev, ok, err := classifySQS(top["Records"]); ok || err != nil {
+			return ev, err
+		}
 	}
 	return unknown(describe(top)), nil
 }
@@ -307,8 +322,63 @@ func classifyOwn(raw json.RawMessage) (Event, error) {
 			UserID:    w.UserID,
 			Deadline:  deadline.UTC(),
 		}}, nil
+	case payloadKindAccount:
+		if !accountID.MatchString(w.AccountID) {
+			return Event{}, fmt.Errorf("%w: account work: account_id %q is not a 12-digit account ID", ErrMalformed, w.AccountID)
+		}
+		return Event{Kind: KindAccount, Account: &AccountWork{AccountID: w.AccountID, SweepID: w.SweepID}}, nil
 	}
 	return unknown(fmt.Sprintf("iamwarden payload of kind %q", w.Kind)), nil
+}
+
+var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+
+// AccountWork asks the hub to sweep one member account: one message of an organization sweep.
+type AccountWork struct {
+	AccountID string
+	SweepID   string
+}
+
+// Payload returns the account queue's message body for w.
+func (w AccountWork) Payload() ([]byte, error) {
+	if !accountID.MatchString(w.AccountID) {
+		return nil, fmt.Errorf("%w: account work: account_id %q is not a 12-digit account ID", ErrMalformed, w.AccountID)
+	}
+	return json.Marshal(struct {
+		IAMWarden deadlineWire `json:"iamwarden"`
+	}{deadlineWire{Kind: payloadKindAccount, AccountID: w.AccountID, SweepID: w.SweepID}})
+}
+
+// SQSBatch is the batch an SQS event source mapping delivers.
+type SQSBatch struct {
+	Records []SQSRecord
+}
+
+// SQSRecord is one message of a batch.
+type SQSRecord struct {
+	MessageID string
+	Body      []byte
+	// ReceiveCount is how many times the queue has delivered the message.
+	ReceiveCount int
+}
+
+// classifySQS reads a Records list that is an SQS batch; ok is false when it is another
+// service's records (an S3 notification, ...).
+func classifySQS(raw json.RawMessage) (ev Event, ok bool, err error) {
+	var batch events.SQSEvent
+	if json.Unmarshal([]byte(`{"Records":`+string(raw)+`}`), &batch) != nil || len(batch.Records) == 0 ||
+		batch.Records[0].EventSource != sourceSQS {
+		return Event{}, false, nil
+	}
+	b := &SQSBatch{}
+	for i, r := range batch.Records {
+		if r.EventSource != sourceSQS || r.MessageId == "" {
+			return Event{}, true, fmt.Errorf("%w: Records[%d]: not an SQS message with a messageId", ErrMalformed, i)
+		}
+		n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
+		b.Records = append(b.Records, SQSRecord{MessageID: r.MessageId, Body: []byte(r.Body), ReceiveCount: n})
+	}
+	return Event{Kind: KindSQS, SQS: b}, true, nil
 }
 
 func classifyEventBridge(raw []byte) (Event, error) {

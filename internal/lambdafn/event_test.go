@@ -114,6 +114,14 @@ func TestClassifyFixtures(t *testing.T) {
 				RuleARN: "arn:aws:events:us-east-1:123456789012:rule/iamwarden-sweep",
 			}}
 		},
+		"sqs-account-work.json": func(t *testing.T) lambdafn.Event {
+			return lambdafn.Event{Kind: lambdafn.KindSQS, SQS: &lambdafn.SQSBatch{Records: []lambdafn.SQSRecord{
+				{MessageID: "5f3c6d1e-8a2b-4c9d-9e0f-1a2b3c4d5e6f", ReceiveCount: 1,
+					Body: []byte(`{"iamwarden":{"kind":"account","account_id":"210987654321","sweep_id":"01M8SWEEP0000000000000000"}}`)},
+				{MessageID: "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", ReceiveCount: 3,
+					Body: []byte(`{"iamwarden":{"kind":"account","account_id":"123456789012","sweep_id":"01M8SWEEP0000000000000000"}}`)},
+			}}}
+		},
 		"scheduler-sweep.json": func(t *testing.T) lambdafn.Event {
 			return lambdafn.Event{Kind: lambdafn.KindSweep,
 				Sweep: &lambdafn.Sweep{Source: lambdafn.SweepSourceScheduler}}
@@ -369,5 +377,26 @@ func TestIAMEventNames(t *testing.T) {
 	names[0] = "changed"
 	if slices.Contains(lambdafn.IAMEventNames(), "changed") {
 		t.Error("IAMEventNames returns its own slice")
+	}
+}
+
+func TestAccountWorkRoundTrip(t *testing.T) {
+	w := lambdafn.AccountWork{AccountID: "210987654321", SweepID: "sweep-1"}
+	b, err := w.Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := lambdafn.Classify(b)
+	if err != nil || ev.Kind != lambdafn.KindAccount || *ev.Account != w {
+		t.Fatalf("Classify(%s) = %+v, %v; want %+v", b, ev, err, w)
+	}
+	for _, bad := range []string{"", "12345", "21098765432x"} {
+		if _, err := (lambdafn.AccountWork{AccountID: bad}).Payload(); !errors.Is(err, lambdafn.ErrMalformed) {
+			t.Errorf("account %q: %v, want ErrMalformed", bad, err)
+		}
+		raw := `{"iamwarden":{"kind":"account","account_id":"` + bad + `"}}`
+		if _, err := lambdafn.Classify([]byte(raw)); !errors.Is(err, lambdafn.ErrMalformed) {
+			t.Errorf("Classify(%s): %v, want ErrMalformed", raw, err)
+		}
 	}
 }

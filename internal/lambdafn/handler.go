@@ -95,6 +95,8 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Respons
 		resp, err = inv.sweep(ctx)
 	case KindConfigRule:
 		resp, err = inv.configRule(ctx, ev.ConfigRule)
+	default:
+		resp = &Response{Ignored: fmt.Sprintf("a %s event needs organization mode, which this version does not run", ev.Kind)}
 	}
 	if resp != nil {
 		resp.Event, resp.Mode = ev.Kind, inv.settings.Mode
