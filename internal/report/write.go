@@ -105,6 +105,15 @@ func WriteCSV(w io.Writer, r *Result) error {
 	if err := cw.Write(csvHeader); err != nil {
 		return err
 	}
+	if err := writeCSVRows(cw, r); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// writeCSVRows writes the rows of r's findings.
+func writeCSVRows(cw *csv.Writer, r *Result) error {
 	for _, f := range r.Findings {
 		ev, err := json.Marshal(f.Evidence)
 		if err != nil {
@@ -130,8 +139,7 @@ func WriteCSV(w io.Writer, r *Result) error {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return nil
 }
 
 // WriteTable writes a human summary: a header, the findings grouped by state, and errors.
