@@ -34,7 +34,7 @@ const (
 var (
 	// STS: RoleSessionName [\w+=,.@-]{2,64}; ExternalId [\w+=,.@:/-]{2,1224}.
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]{2,1224}$`)
+	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // and 2 to 1224 characters
 	// IAM role names: [\w+=,.@-]{1,64}.
 	roleNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 )
@@ -124,7 +124,7 @@ func (r *Roles) Validate() error {
 	if name := r.sessionName(); !sessionNamePattern.MatchString(name) || !strings.HasPrefix(name, SessionPrefix) {
 		return fmt.Errorf("role session name %q: want %q followed by up to %d letters, digits or +=,.@_-", name, SessionPrefix, 64-len(SessionPrefix))
 	}
-	if r.ExternalID != "" && !externalIDPattern.MatchString(r.ExternalID) {
+	if n := len(r.ExternalID); n > 0 && (n < 2 || n > 1224 || !externalIDPattern.MatchString(r.ExternalID)) {
 		return errors.New("external ID: want 2 to 1224 letters, digits or +=,.@:/_-")
 	}
 	if d := r.duration(); d < DefaultDuration || d > MaxDuration {
