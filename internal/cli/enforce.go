@@ -29,6 +29,11 @@ type EnforceInput struct {
 	Topic       string
 	LockTimeout time.Duration
 	Journal     journalFlags
+	Org         orgFlags
+	// MaxActionsTotal bounds the changes of an organization run over all its accounts.
+	MaxActionsTotal int
+	// Concurrency bounds the accounts of an organization run handled at once.
+	Concurrency int
 }
 
 // Exit codes of enforce beyond the scan's.
@@ -68,6 +73,9 @@ or were refused.`,
 	f.StringVar(&in.Topic, "sns-topic-arn", "", "SNS topic for notifications (or enforce.sns_topic_arn)")
 	f.DurationVar(&in.LockTimeout, "lock-timeout", 0, "with --apply: wait this long for another run's lease on the account (default: do not wait)")
 	addJournalFlags(f, &in.Journal)
+	addOrgFlags(f, &in.Org, defaultEnforceRole)
+	f.IntVar(&in.MaxActionsTotal, "max-actions-total", 100, "with --org: refuse the run when all accounts' plans add up to more changes")
+	f.IntVar(&in.Concurrency, "concurrency", 8, "with --org: accounts handled at once")
 	return cmd
 }
 
@@ -91,6 +99,12 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 	settings, err := (&ScanInput{}).settings(g, warden.Overrides{MaxActions: in.MaxActions, Topic: in.Topic})
 	if err != nil {
 		return err
+	}
+	if err := in.Org.check(defaultEnforceRole); err != nil {
+		return err
+	}
+	if in.Org.on {
+		return runEnforceOrganization(ctx, g, in, settings, format)
 	}
 	j, err := openJournal(ctx, g, settings.Config, in.Journal)
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/config"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/scan"
@@ -31,8 +33,10 @@ type ScanInput struct {
 	// SCPs are SCP files by organization level, root first; each entry one level, its files
 	// separated by commas. They replace the SCPs a live scan or an export would provide.
 	SCPs []string
-	// Concurrency bounds the per-user lookups of a live scan in flight.
+	// Concurrency bounds the per-user lookups of a live scan in flight, or with --org the
+	// accounts scanned at once.
 	Concurrency int
+	Org         orgFlags
 }
 
 // thresholdFlags override the configuration's thresholds when given.
@@ -104,7 +108,8 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	f.StringSliceVar(&in.Skip, "skip-rule", nil, "do not run these rules")
 	f.BoolVar(&in.Stats, "stats", false, "print AWS API calls per operation on stderr (and in JSON output)")
 	f.StringArrayVar(&in.SCPs, "scp", nil, "SCP files of one organization level, comma-separated, from the root down to the account (repeatable, one per level); replaces the SCPs read from the organization or the export")
-	f.IntVar(&in.Concurrency, "concurrency", scan.DefaultConcurrency, "per-user AWS calls of a live scan in flight at once (throttling slows them down adaptively)")
+	f.IntVar(&in.Concurrency, "concurrency", scan.DefaultConcurrency, "per-user AWS calls of a live scan in flight at once, or with --org the accounts scanned at once (throttling slows them down adaptively)")
+	addOrgFlags(f, &in.Org, defaultAuditRole)
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "SSM StringList parameter of exempt user names (overrides the config file)")
 	f.StringVar(&in.Thresholds.grace, "grace", "", "console-mfa-missing grace period after the password is set (e.g. 24h, 3d)")
 	f.Var(&in.Thresholds.passwordDays, "password-days", "password-unused threshold in days, at least 1 (default 90)")
@@ -173,6 +178,12 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if err != nil {
 		return err
 	}
+	if err := in.Org.check(defaultAuditRole); err != nil {
+		return err
+	}
+	if in.Org.on {
+		return scanOrganization(ctx, g, in, settings, format)
+	}
 	w := &warden.Warden{Settings: settings, Now: g.now, Log: g.log}
 	if in.From == "" {
 		j, err := graceJournal(ctx, g, settings)
@@ -200,6 +211,47 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if code := res.ExitCode(); code != 0 {
+		return exitError{code: code}
+	}
+	return nil
+}
+
+// scanOrganization scans every selected account of the organization, writing each as it finishes.
+func scanOrganization(ctx context.Context, g *globals, in *ScanInput, settings *warden.Settings, format report.Format) error {
+	switch {
+	case in.From != "":
+		return usageError{err: errors.New("--org reads the accounts live; --from reads one export"), hint: "drop --from or --org"}
+	case len(in.SCPs) > 0:
+		return usageError{err: errors.New("--scp describes one account's organization levels; with --org the SCPs are read from the organization"), hint: "drop --scp"}
+	}
+	j, err := graceJournal(ctx, g, settings)
+	if err != nil {
+		return err
+	}
+	if j != nil {
+		defer j.Close()
+	}
+	o, accounts, err := in.Org.organization(ctx, g, settings, j, "iamwarden-scan")
+	if err != nil {
+		return err
+	}
+	ow := report.NewOrgWriter(g.stdout, format)
+	progress := org.NewProgressWriter(g.stderr, stderrIsTerminal(g), g.now)
+	err = o.Audit(ctx, accounts, in.Concurrency, warden.AuditOptions{AsOf: in.AsOf}, ow.Add, progress.Update)
+	progress.Finish()
+	totals, cerr := ow.Close()
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if format == report.FormatCSV {
+		for _, a := range ow.Failed() {
+			fmt.Fprintf(g.stderr, "failed: account %s: %s\n", a.AccountID, report.SafeText(a.Error))
+		}
+	}
+	if code := totals.ExitCode(); code != 0 {
 		return exitError{code: code}
 	}
 	return nil

@@ -104,3 +104,20 @@ func (w *Warden) notifier() notify.Notifier {
 func (w *Warden) Exempter(ctx context.Context) (rules.Exempter, error) {
 	return exempt.Load(ctx, w.Clients.SSM, w.Settings.Config)
 }
+
+// RunPlan runs a plan made from an earlier audit of this account through the executor (dry
+// unless o.Apply): every action is still re-checked live just before it is taken.
+func (w *Warden) RunPlan(ctx context.Context, plan remediate.Plan, o EnforceOptions) (*remediate.Outcome, error) {
+	if w.Journal == nil {
+		return nil, ErrNoJournal
+	}
+	exempter, err := w.Exempter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	caller, err := w.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return w.executor(caller, plan.AccountAlias, exempter, o).Run(ctx, plan)
+}

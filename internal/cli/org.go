@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/spf13/pflag"
+
+	"github.com/iamwarden/iamwarden/internal/awsapi"
+	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/org"
+	"github.com/iamwarden/iamwarden/internal/warden"
+)
+
+// Default member roles of organization runs (deploy/cloudformation/member.yaml creates them).
+const (
+	defaultAuditRole   = "iamwarden-audit"
+	defaultEnforceRole = "iamwarden-enforce"
+)
+
+// orgFlags select an organization's accounts and the role to reach them with.
+type orgFlags struct {
+	on         bool
+	ous        []string
+	accounts   []string
+	exclude    []string
+	roleName   string
+	externalID string
+}
+
+// addOrgFlags declares the organization flags; role is the default member role.
+func addOrgFlags(fs *pflag.FlagSet, of *orgFlags, role string) {
+	fs.BoolVar(&of.on, "org", false, "run over every ACTIVE account of the AWS Organization (from the management or a delegated administrator account)")
+	fs.StringSliceVar(&of.ous, "ou", nil, "with --org: only the accounts under these OUs or roots, whole subtrees (ou-..., r-...)")
+	fs.StringSliceVar(&of.accounts, "accounts", nil, "with --org: only these account IDs")
+	fs.StringSliceVar(&of.exclude, "exclude-accounts", nil, "with --org: leave these account IDs out")
+	fs.StringVar(&of.roleName, "role-name", role, "with --org: the role assumed in each member account")
+	fs.StringVar(&of.externalID, "external-id", "", "with --org: the ExternalId the member roles require")
+}
+
+// check refuses organization flags without --org.
+func (of *orgFlags) check(role string) error {
+	if of.on {
+		return nil
+	}
+	if len(of.ous)+len(of.accounts)+len(of.exclude) > 0 || of.externalID != "" || of.roleName != role {
+		return usageError{err: fmt.Errorf("--ou, --accounts, --exclude-accounts, --role-name and --external-id go with --org"), hint: "add --org"}
+	}
+	return nil
+}
+
+// organization connects to the caller's account and lists the organization's selected accounts.
+func (of *orgFlags) organization(ctx context.Context, g *globals, s *warden.Settings, j journal.Journal, session string) (*warden.Organization, []org.Account, error) {
+	cfg, err := g.awsCfg(ctx, g.profile, g.region)
+	if err != nil {
+		return nil, nil, usageError{err: fmt.Errorf("aws configuration: %w", err), hint: "check --profile, AWS_PROFILE or run 'aws configure'"}
+	}
+	base := &warden.Warden{Clients: warden.Connect(cfg), Settings: s, Now: g.now, Log: g.log}
+	caller, err := base.Caller(ctx)
+	if err != nil {
+		return nil, nil, domainFailure(err)
+	}
+	accounts, err := org.List(ctx, organizations.NewFromConfig(cfg), org.Selector{OUs: of.ous, Accounts: of.accounts, Exclude: of.exclude})
+	if err != nil {
+		return nil, nil, orgFailure(err)
+	}
+	roles := &org.Roles{Base: cfg, RoleName: of.roleName, ExternalID: of.externalID, SessionName: session,
+		CallerAccount: awsapi.ARNAccount(caller)}
+	return &warden.Organization{Base: cfg, Roles: roles, Settings: s, Journal: j, Now: g.now, Log: g.log}, accounts, nil
+}
+
+// orgFailure gives the organization's errors their hints.
+func orgFailure(err error) error {
+	if h, ok := err.(interface{ Hint() string }); ok && h.Hint() != "" {
+		return usageError{err: err, hint: h.Hint()}
+	}
+	return domainFailure(err)
+}
