@@ -21,7 +21,7 @@ import (
 // test (TestScanDemoGolden): the OCSF golden file is the same scan in the other format.
 const demoJSON = "../cli/testdata/demo.json"
 
-var ocsfOpts = report.OCSFOptions{ProductVersion: "v1.4.0"}
+var ocsfOpts = report.OCSFOptions{ProductVersion: "dev"}
 
 func demoResult(t *testing.T) *report.Result {
 	t.Helper()
