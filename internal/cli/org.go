@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/spf13/pflag"
@@ -10,6 +11,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/awsapi"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/org"
+	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
@@ -77,3 +79,46 @@ func orgFailure(err error) error {
 	}
 	return domainFailure(err)
 }
+
+// accountWriter writes an organization run account by account.
+type accountWriter interface {
+	Add(report.AccountResult) error
+	Close() (report.Totals, error)
+	Failed() []report.AccountResult
+}
+
+// orgWriter is the writer of format: the report's, or one of the security tools' formats, whose
+// lines or findings from every account make one output.
+func orgWriter(w io.Writer, format report.Format) (accountWriter, error) {
+	switch format {
+	case report.FormatOCSF:
+		return &findingsWriter{w: w, write: func(w io.Writer, r *report.Result) error {
+			return report.WriteOCSF(w, r, report.OCSFOptions{ProductVersion: currentVersion().Version})
+		}}, nil
+	}
+	return report.NewOrgWriter(w, format), nil
+}
+
+// findingsWriter writes each account's findings in a findings-only format, and keeps the
+// failed accounts for the caller to report on stderr (the format has no place for them).
+type findingsWriter struct {
+	w      io.Writer
+	write  func(io.Writer, *report.Result) error
+	totals report.Totals
+	failed []report.AccountResult
+}
+
+func (f *findingsWriter) Add(a report.AccountResult) error {
+	f.totals.Add(a)
+	if a.Status != report.AccountOK {
+		f.failed = append(f.failed, a)
+	}
+	if a.Result == nil {
+		return nil
+	}
+	return f.write(f.w, a.Result)
+}
+
+func (f *findingsWriter) Close() (report.Totals, error) { return f.totals, nil }
+
+func (f *findingsWriter) Failed() []report.AccountResult { return f.failed }

@@ -105,7 +105,7 @@ func TestOutputRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"scan", "--from", demo, "-o", "sarif"}, `scan prints table, json or csv, not "sarif"`},
+		{[]string{"scan", "--from", demo, "-o", "sarif"}, `scan prints table, json, csv or ocsf, not "sarif"`},
 		{[]string{"rules", "-o", "yaml"}, `rules prints table, json or csv, not "yaml"`},
 		{[]string{"export", t.TempDir(), "-o", "json"}, `export prints table only, not "json"`},
 		{[]string{"enforce", "-o", "csv"}, `enforce prints table or json, not "csv"`},
@@ -252,7 +252,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"scan", "--skip-rule", "root-"}, []string{"root-mfa-missing", "root-hardware-mfa-missing", "root-access-key", "root-recently-used"}},
 		{[]string{"policy", "render", ""}, []string{"enforce-mfa", "enforce-mfa-group", "enforce-mfa-scp", "iamwarden-scan", "iamwarden-enforce", "iamwarden-lambda-report", "iamwarden-lambda-enforce"}},
 		{[]string{"policy", "render", "enforce-mfa", "--format", ""}, []string{"json", "terraform", "cloudformation"}},
-		{[]string{"scan", "-o", ""}, []string{"table", "json", "csv"}},
+		{[]string{"scan", "-o", ""}, []string{"table", "json", "csv", "ocsf"}},
 		{[]string{"journal", "list", "--output", ""}, []string{"table", "json"}},
 		{[]string{"policy", "lint", "-o", ""}, []string{"text", "json", "sarif"}},
 		{[]string{"export", "-o", ""}, []string{"table"}},
@@ -285,5 +285,26 @@ func TestVersion(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &sarif); err != nil || len(sarif.Runs) != 1 || sarif.Runs[0].Tool.Driver.Version != v.Version {
 		t.Errorf("sarif tool.driver.version is not %q: %v\n%.300s", v.Version, err, out)
+	}
+}
+
+func TestScanOCSF(t *testing.T) {
+	_, jsonOut, _ := run(t, cli.Env{}, "scan", "--from", demo, "-o", "json")
+	want := len(decode(t, jsonOut).Findings)
+	code, out, stderr := run(t, cli.Env{}, "scan", "--from", demo, "-o", "ocsf")
+	if code != 1 {
+		t.Fatalf("exit %d, stderr %s; want 1 (violations), as with the other formats", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != want {
+		t.Fatalf("%d OCSF events, want one per finding (%d)", len(lines), want)
+	}
+	for _, l := range lines {
+		var ev struct {
+			ClassUID int `json:"class_uid"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.ClassUID != 2003 {
+			t.Fatalf("line %q: class %d, %v", l, ev.ClassUID, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -207,13 +208,22 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 		res.Calls = w.Clients.Calls()
 		printStats(g.stderr, res.Calls)
 	}
-	if err := report.Write(g.stdout, res, format); err != nil {
+	if err := writeScan(g.stdout, res, format); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if code := res.ExitCode(); code != 0 {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// writeScan writes one account's result: the documented formats, or findings for security tools.
+func writeScan(w io.Writer, res *report.Result, format report.Format) error {
+	switch format {
+	case report.FormatOCSF:
+		return report.WriteOCSF(w, res, report.OCSFOptions{ProductVersion: currentVersion().Version})
+	}
+	return report.Write(w, res, format)
 }
 
 // scanOrganization scans every selected account of the organization, writing each as it finishes.
@@ -235,7 +245,10 @@ func scanOrganization(ctx context.Context, g *globals, in *ScanInput, settings *
 	if err != nil {
 		return err
 	}
-	ow := report.NewOrgWriter(g.stdout, format)
+	ow, err := orgWriter(g.stdout, format)
+	if err != nil {
+		return err
+	}
 	progress := org.NewProgressWriter(g.stderr, stderrIsTerminal(g), g.now)
 	err = o.Audit(ctx, accounts, in.Concurrency, warden.AuditOptions{AsOf: in.AsOf}, ow.Add, progress.Update)
 	progress.Finish()
@@ -246,9 +259,9 @@ func scanOrganization(ctx context.Context, g *globals, in *ScanInput, settings *
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if format == report.FormatCSV {
+	if format != report.FormatTable {
 		for _, a := range ow.Failed() {
-			fmt.Fprintf(g.stderr, "failed: account %s: %s\n", a.AccountID, report.SafeText(a.Error))
+			fmt.Fprintf(g.stderr, "%s: account %s: %s\n", a.Status, a.AccountID, report.SafeText(a.Error))
 		}
 	}
 	if code := totals.ExitCode(); code != 0 {

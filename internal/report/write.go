@@ -25,6 +25,10 @@ const (
 	// FormatText is the human format of commands whose output is not a table (policy lint).
 	FormatText  Format = "text"
 	FormatSARIF Format = "sarif"
+	// FormatOCSF is OCSF Compliance Finding events, JSON lines (docs/ocsf.md).
+	FormatOCSF Format = "ocsf"
+	// FormatASFF is AWS Security Finding Format findings, a JSON array (docs/security-hub.md).
+	FormatASFF Format = "asff"
 )
 
 // ParseFormat validates a --output value.
