@@ -16,6 +16,9 @@ This script runs moto's own WSGI application on a loopback port and adds:
   returns them, and config-fail names resource IDs whose evaluations come back in
   FailedEvaluations. With TestMode=true moto's own handling is kept: nothing is recorded, as in
   AWS.
+* sts:AssumeRole that checks, as AWS does, that the role exists in the account of its ARN and,
+  when its trust policy has an sts:ExternalId condition, that the ExternalId matches: otherwise
+  AccessDenied (moto lets any ARN be assumed, which hides a member account without its role).
 
 Every test endpoint takes the 12-digit "account" to act on, so tests can share one server and
 isolate themselves by account (requests pick their account with the x-moto-account-id header).
@@ -35,6 +38,8 @@ try:
     from moto.iam import models as iam_models
     from moto.iam import responses as iam_responses
     from moto.iam.exceptions import IAMException, ReportNotPresentException
+    from moto.sts import models as sts_models
+    from moto.sts.exceptions import STSClientError
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         create_backend_app,
@@ -435,6 +440,49 @@ config_responses.ConfigResponse.put_evaluations = put_evaluations
 
 # ---------------------------------------------------------------------------------------------
 # Test endpoints.
+
+
+class AssumeRoleDenied(STSClientError):
+    def __init__(self, message):
+        super().__init__("AccessDenied", message)
+
+
+_orig_assume_role = sts_models.STSBackend.assume_role
+
+
+def assume_role(self, region_name, role_session_name, role_arn, policy, duration, external_id):
+    parts = role_arn.split(":")
+    if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
+        account, name = parts[4], parts[5].split("/")[-1]
+        denied = f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+        backend = iam_models.iam_backends[account]["aws"]
+        role = next((r for r in backend.roles.values() if r.name == name), None)
+        if role is None:
+            raise AssumeRoleDenied(denied)
+        want = external_ids(role.assume_role_policy_document)
+        if want and external_id not in want:
+            raise AssumeRoleDenied(denied)
+    return _orig_assume_role(self, region_name, role_session_name, role_arn, policy, duration, external_id)
+
+
+def external_ids(document):
+    """The sts:ExternalId values a trust policy's StringEquals conditions require."""
+    try:
+        doc = json.loads(document) if isinstance(document, str) else document
+    except ValueError:
+        return set()
+    statements = doc.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    out = set()
+    for st in statements:
+        for key, value in st.get("Condition", {}).get("StringEquals", {}).items():
+            if key.lower() == "sts:externalid":
+                out.update(value if isinstance(value, list) else [value])
+    return out
+
+
+sts_models.STSBackend.assume_role = assume_role
 
 
 def find_key(user, key_id):
