@@ -63,6 +63,9 @@ var (
 	rootIDPattern    = regexp.MustCompile(`^r-[0-9a-z]{4,32}$`)
 )
 
+// pageSize is the MaxResults of the listing calls: the largest Organizations accepts.
+const pageSize = 20
+
 // ValidAccountID reports whether s is an AWS account ID: 12 digits.
 func ValidAccountID(s string) bool { return accountIDPattern.MatchString(s) }
 
@@ -164,7 +167,7 @@ func List(ctx context.Context, api API, sel Selector) ([]Account, error) {
 		return nil, err
 	}
 	all := map[string]Account{}
-	pages := organizations.NewListAccountsPaginator(api, &organizations.ListAccountsInput{})
+	pages := organizations.NewListAccountsPaginator(api, &organizations.ListAccountsInput{MaxResults: aws.Int32(pageSize)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -263,7 +266,7 @@ func subtrees(ctx context.Context, api API, parents []string) (map[string]bool, 
 					errors.As(err, new(*orgtypes.OrganizationalUnitNotFoundException)))
 		}
 
-		acctPages := organizations.NewListAccountsForParentPaginator(api, &organizations.ListAccountsForParentInput{ParentId: aws.String(parent)})
+		acctPages := organizations.NewListAccountsForParentPaginator(api, &organizations.ListAccountsForParentInput{ParentId: aws.String(parent), MaxResults: aws.Int32(pageSize)})
 		for acctPages.HasMorePages() {
 			page, err := acctPages.NextPage(ctx)
 			if notFound(err) {
@@ -276,7 +279,7 @@ func subtrees(ctx context.Context, api API, parents []string) (map[string]bool, 
 				accounts[aws.ToString(a.Id)] = true
 			}
 		}
-		ouPages := organizations.NewListOrganizationalUnitsForParentPaginator(api, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(parent)})
+		ouPages := organizations.NewListOrganizationalUnitsForParentPaginator(api, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(parent), MaxResults: aws.Int32(pageSize)})
 		for ouPages.HasMorePages() {
 			page, err := ouPages.NextPage(ctx)
 			if err != nil {
