@@ -34,7 +34,7 @@ type Organization struct {
 
 // Account returns the use cases of one account of the organization.
 func (o *Organization) Account(ctx context.Context, accountID string) (*Warden, error) {
-	cfg, err := o.Roles.Config(ctx, accountID)
+	cfg, err := o.Roles.Assume(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
