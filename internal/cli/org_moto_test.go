@@ -206,3 +206,16 @@ func keys(m map[string]report.AccountResult) []string {
 	}
 	return out
 }
+
+func TestExportOrganization(t *testing.T) {
+	s := newFleetScenario(t)
+	dir := t.TempDir()
+	code, out, stderr := run(t, s.env(), "export", "--org", "--external-id", externalID, dir)
+	if code != report.ExitPartial || !strings.Contains(stderr, "failed: account "+s.dev) || !strings.Contains(out, "4 accounts: 3 exported, 0 partial, 1 failed") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	_, out, _ = run(t, cli.Env{}, "scan", "--from", dir+"/"+s.prod, "-o", "json")
+	if r := decode(t, out); r.AccountID != s.prod || !hasFinding(&r, "console-mfa-missing", "alice") {
+		t.Errorf("offline scan of prod's export: account %s, findings %d", r.AccountID, len(r.Findings))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/remediate"
@@ -246,4 +247,13 @@ func (o *Organization) Enforce(ctx context.Context, accounts []org.Account, opts
 		}
 	}
 	return emitErr
+}
+
+// Export exports one account of the organization to dir.
+func (o *Organization) Export(ctx context.Context, accountID, dir string) (inventory.Raw, error) {
+	w, err := o.Account(ctx, accountID)
+	if err != nil {
+		return inventory.Raw{}, err
+	}
+	return w.Export(ctx, dir)
 }
