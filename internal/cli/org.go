@@ -12,6 +12,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/securityhub"
 	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
@@ -89,12 +90,17 @@ type accountWriter interface {
 
 // orgWriter is the writer of format: the report's, or one of the security tools' formats, whose
 // lines or findings from every account make one output.
-func orgWriter(w io.Writer, format report.Format) (accountWriter, error) {
+func orgWriter(w io.Writer, format report.Format, region string) (accountWriter, error) {
 	switch format {
 	case report.FormatOCSF:
 		return &findingsWriter{w: w, write: func(w io.Writer, r *report.Result) error {
 			return report.WriteOCSF(w, r, report.OCSFOptions{ProductVersion: currentVersion().Version})
 		}}, nil
+	case report.FormatASFF:
+		a := securityhub.NewASFFWriter(w)
+		return &findingsWriter{w: w, write: func(_ io.Writer, r *report.Result) error {
+			return a.Add(warden.ASFF(r, nil, asffRegion(region)))
+		}, close: a.Close}, nil
 	}
 	return report.NewOrgWriter(w, format), nil
 }
@@ -106,6 +112,7 @@ type findingsWriter struct {
 	write  func(io.Writer, *report.Result) error
 	totals report.Totals
 	failed []report.AccountResult
+	close  func() error
 }
 
 func (f *findingsWriter) Add(a report.AccountResult) error {
@@ -119,6 +126,11 @@ func (f *findingsWriter) Add(a report.AccountResult) error {
 	return f.write(f.w, a.Result)
 }
 
-func (f *findingsWriter) Close() (report.Totals, error) { return f.totals, nil }
+func (f *findingsWriter) Close() (report.Totals, error) {
+	if f.close != nil {
+		return f.totals, f.close()
+	}
+	return f.totals, nil
+}
 
 func (f *findingsWriter) Failed() []report.AccountResult { return f.failed }

@@ -158,7 +158,7 @@ func parseLevel(s string) (slog.Level, error) {
 // outputs are the formats each command prints, table (or text) first. format and the shell
 // completion of --output read them.
 var outputs = map[string][]report.Format{
-	"scan":            {report.FormatTable, report.FormatJSON, report.FormatCSV, report.FormatOCSF},
+	"scan":            {report.FormatTable, report.FormatJSON, report.FormatCSV, report.FormatOCSF, report.FormatASFF},
 	"rules":           {report.FormatTable, report.FormatJSON, report.FormatCSV},
 	"export":          {report.FormatTable},
 	"enforce":         {report.FormatTable, report.FormatJSON},

@@ -10,15 +10,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
 	"github.com/iamwarden/iamwarden/internal/config"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
 	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/policy"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/scan"
+	"github.com/iamwarden/iamwarden/internal/securityhub"
 	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
@@ -38,6 +41,8 @@ type ScanInput struct {
 	// accounts scanned at once.
 	Concurrency int
 	Org         orgFlags
+	// SecurityHub imports the findings into the account's Security Hub.
+	SecurityHub bool
 }
 
 // thresholdFlags override the configuration's thresholds when given.
@@ -111,6 +116,7 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	f.StringArrayVar(&in.SCPs, "scp", nil, "SCP files of one organization level, comma-separated, from the root down to the account (repeatable, one per level); replaces the SCPs read from the organization or the export")
 	f.IntVar(&in.Concurrency, "concurrency", scan.DefaultConcurrency, "per-user AWS calls of a live scan in flight at once, or with --org the accounts scanned at once (throttling slows them down adaptively)")
 	addOrgFlags(f, &in.Org, defaultAuditRole)
+	f.BoolVar(&in.SecurityHub, "security-hub", false, "import the findings into the account's Security Hub and archive, as passed, what was fixed since the last import (docs/security-hub.md)")
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "SSM StringList parameter of exempt user names (overrides the config file)")
 	f.StringVar(&in.Thresholds.grace, "grace", "", "console-mfa-missing grace period after the password is set (e.g. 24h, 3d)")
 	f.Var(&in.Thresholds.passwordDays, "password-days", "password-unused threshold in days, at least 1 (default 90)")
@@ -182,6 +188,9 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if err := in.Org.check(defaultAuditRole); err != nil {
 		return err
 	}
+	if in.SecurityHub && in.From != "" {
+		return usageError{err: errors.New("--security-hub imports what a live scan read; --from reads an export"), hint: "drop --from or --security-hub"}
+	}
 	if in.Org.on {
 		return scanOrganization(ctx, g, in, settings, format)
 	}
@@ -199,17 +208,35 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 		}
 	}
 	progress := scan.NewProgressWriter(g.stderr, stderrIsTerminal(g), g.now)
-	res, err := w.Audit(ctx, warden.AuditOptions{From: in.From, AsOf: in.AsOf, SCPs: scps, Concurrency: in.Concurrency, Progress: progress.Update})
+	res, snap, err := w.AuditSnapshot(ctx, warden.AuditOptions{From: in.From, AsOf: in.AsOf, SCPs: scps, Concurrency: in.Concurrency, Progress: progress.Update})
 	progress.Finish()
 	if err != nil {
 		return domainFailure(err)
+	}
+	region := g.region
+	if w.Clients != nil {
+		region = w.Clients.Config.Region
 	}
 	if in.Stats && w.Clients != nil {
 		res.Calls = w.Clients.Calls()
 		printStats(g.stderr, res.Calls)
 	}
-	if err := writeScan(g.stdout, res, format); err != nil {
+	if err := writeScan(g.stdout, res, snap, region, format); err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	if in.SecurityHub {
+		store, err := securityHubStore(ctx, g, settings)
+		if err != nil {
+			return err
+		}
+		rep, err := w.ImportToSecurityHub(ctx, res, snap, store)
+		printImport(g.stderr, res.AccountID, rep)
+		if err != nil {
+			return awsFailure(fmt.Errorf("security hub: %w", err))
+		}
+		if len(rep.Failed) > 0 {
+			return exitError{code: report.ExitPartial}
+		}
 	}
 	if code := res.ExitCode(); code != 0 {
 		return exitError{code: code}
@@ -218,12 +245,53 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 }
 
 // writeScan writes one account's result: the documented formats, or findings for security tools.
-func writeScan(w io.Writer, res *report.Result, format report.Format) error {
+func writeScan(w io.Writer, res *report.Result, snap *inventory.Snapshot, region string, format report.Format) error {
 	switch format {
 	case report.FormatOCSF:
-		return report.WriteOCSF(w, res, report.OCSFOptions{ProductVersion: currentVersion().Version})
+		return report.WriteOCSF(w, res, report.OCSFOptions{ProductVersion: currentVersion().Version, Region: region})
+	case report.FormatASFF:
+		return securityhub.WriteASFF(w, warden.ASFF(res, snap, asffRegion(region)))
 	}
 	return report.Write(w, res, format)
+}
+
+// asffRegion is the region ASFF findings name: Security Hub's findings are regional, IAM is
+// not; without one the CLI's default region.
+func asffRegion(region string) string {
+	if region == "" {
+		return "us-east-1"
+	}
+	return region
+}
+
+// securityHubStore is where the previous import is remembered: the DynamoDB journal table the
+// configuration names, else a file per account and region beside the SQLite journal.
+func securityHubStore(ctx context.Context, g *globals, s *warden.Settings) (securityhub.StateStore, error) {
+	if t := s.Config.Journal.DynamoDBTable; t != "" {
+		cfg, err := g.awsCfg(ctx, g.profile, g.region)
+		if err != nil {
+			return nil, usageError{err: fmt.Errorf("aws configuration: %w", err)}
+		}
+		return securityhub.NewDynamoStore(dynamodb.NewFromConfig(cfg), t)
+	}
+	path := s.Config.Journal.Path
+	if path == "" {
+		p, err := sqlite.DefaultPath(g.getenv)
+		if err != nil {
+			return nil, usageError{err: err}
+		}
+		path = p
+	}
+	return securityhub.NewFileStore(filepath.Join(filepath.Dir(path), "securityhub")), nil
+}
+
+// printImport says on stderr what an import did.
+func printImport(w io.Writer, account string, r securityhub.SyncReport) {
+	fmt.Fprintf(w, "security hub %s: %d imported (%d new, %d updated), %d archived as fixed, %d failed\n",
+		account, r.Imported, r.Created, r.Updated, r.Resolved, len(r.Failed))
+	for _, f := range r.Failed {
+		fmt.Fprintf(w, "  failed: %s: %s %s\n", securityhub.DisplayID(f.ID), f.Code, report.SafeText(f.Message))
+	}
 }
 
 // scanOrganization scans every selected account of the organization, writing each as it finishes.
@@ -245,7 +313,12 @@ func scanOrganization(ctx context.Context, g *globals, in *ScanInput, settings *
 	if err != nil {
 		return err
 	}
-	ow, err := orgWriter(g.stdout, format)
+	if in.SecurityHub {
+		if o.SecurityHub, err = securityHubStore(ctx, g, settings); err != nil {
+			return err
+		}
+	}
+	ow, err := orgWriter(g.stdout, format, o.Base.Region)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,18 @@ type AccountResult struct {
 	// Error says why the account failed or is partial.
 	Error  string  `json:"error,omitempty"`
 	Result *Result `json:"result,omitempty"`
+	// SecurityHub says what the import into the account's Security Hub did, when one was asked.
+	SecurityHub *SecurityHubImport `json:"security_hub,omitempty"`
+}
+
+// SecurityHubImport counts one account's Security Hub import.
+type SecurityHubImport struct {
+	Imported int `json:"imported"`
+	Created  int `json:"created"`
+	Updated  int `json:"updated"`
+	// Resolved are findings of the previous import no longer reported, archived as passed.
+	Resolved int `json:"resolved"`
+	Failed   int `json:"failed"`
 }
 
 // Totals add up an organization run.

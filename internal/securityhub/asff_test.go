@@ -422,3 +422,47 @@ func TestWriteASFFDeterministic(t *testing.T) {
 		t.Errorf("ProductFields not in key order:\n%s", s)
 	}
 }
+
+func TestASFFWriterMakesTheSameArrayInParts(t *testing.T) {
+	fs := securityhub.Findings(loadScan(t), securityhub.Options{Region: "us-east-1"})
+	if len(fs) < 3 {
+		t.Fatalf("only %d findings", len(fs))
+	}
+	var whole, parts bytes.Buffer
+	if err := securityhub.WriteASFF(&whole, fs); err != nil {
+		t.Fatal(err)
+	}
+	w := securityhub.NewASFFWriter(&parts)
+	for _, part := range [][]types.AwsSecurityFinding{fs[:1], nil, fs[1:3], fs[3:]} {
+		if err := w.Add(part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if parts.String() != whole.String() {
+		t.Errorf("in parts:\n%.400s\nwhole:\n%.400s", parts.String(), whole.String())
+	}
+	var empty bytes.Buffer
+	e := securityhub.NewASFFWriter(&empty)
+	e.Close()
+	var none bytes.Buffer
+	securityhub.WriteASFF(&none, nil)
+	if empty.String() != none.String() {
+		t.Errorf("empty: %q, want %q", empty.String(), none.String())
+	}
+}
+
+func loadScan(t *testing.T) *report.Result {
+	t.Helper()
+	data, err := os.ReadFile("testdata/scan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res report.Result
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	return &res
+}

@@ -328,3 +328,51 @@ func appendString(buf []byte, s string) []byte {
 	}
 	return append(buf, '"')
 }
+
+// ASFFWriter writes one JSON array of findings given in parts (an organization's accounts one
+// after the other), so that no more than one part is held.
+type ASFFWriter struct {
+	w   io.Writer
+	n   int
+	err error
+}
+
+// NewASFFWriter starts the array.
+func NewASFFWriter(w io.Writer) *ASFFWriter {
+	a := &ASFFWriter{w: w}
+	_, a.err = io.WriteString(w, "[")
+	return a
+}
+
+// Add writes findings into the array.
+func (a *ASFFWriter) Add(fs []types.AwsSecurityFinding) error {
+	for i := range fs {
+		if a.err != nil {
+			return a.err
+		}
+		var out bytes.Buffer
+		if a.n > 0 {
+			out.WriteByte(',')
+		}
+		out.WriteString("\n  ")
+		if err := json.Indent(&out, encodeFinding(&fs[i]), "  ", "  "); err != nil {
+			return fmt.Errorf("write asff: %w", err)
+		}
+		a.n++
+		_, a.err = a.w.Write(out.Bytes())
+	}
+	return a.err
+}
+
+// Close ends the array.
+func (a *ASFFWriter) Close() error {
+	if a.err != nil {
+		return a.err
+	}
+	end := "\n]\n"
+	if a.n == 0 {
+		end = "]\n"
+	}
+	_, err := io.WriteString(a.w, end)
+	return err
+}

@@ -40,6 +40,12 @@ func (w *Warden) Audit(ctx context.Context, o AuditOptions) (*report.Result, err
 	return res, err
 }
 
+// AuditSnapshot is Audit, also returning the snapshot judged: what a report that describes the
+// users themselves (Security Hub's resource details) needs.
+func (w *Warden) AuditSnapshot(ctx context.Context, o AuditOptions) (*report.Result, *inventory.Snapshot, error) {
+	return w.audit(ctx, o)
+}
+
 // UserResult is one IAM user's part of an audit.
 type UserResult struct {
 	Name, ID string

@@ -37,6 +37,9 @@ type Clients struct {
 	SNS notify.PublishAPI
 	// Calls returns the API calls made so far by operation; nil when not counted.
 	Calls func() map[string]int
+	// Config is the SDK configuration the clients were made from, for the services used
+	// now and then (Security Hub).
+	Config aws.Config
 }
 
 // Connect builds the clients of the account cfg's credentials reach, counting their calls.
@@ -44,12 +47,13 @@ func Connect(cfg aws.Config) *Clients {
 	counter := awsapi.NewCounter()
 	counter.Attach(&cfg)
 	return &Clients{
-		IAM:   iam.NewFromConfig(cfg),
-		STS:   sts.NewFromConfig(cfg),
-		SSM:   ssm.NewFromConfig(cfg),
-		Org:   organizations.NewFromConfig(cfg),
-		SNS:   sns.NewFromConfig(cfg),
-		Calls: counter.Snapshot,
+		IAM:    iam.NewFromConfig(cfg),
+		STS:    sts.NewFromConfig(cfg),
+		SSM:    ssm.NewFromConfig(cfg),
+		Org:    organizations.NewFromConfig(cfg),
+		SNS:    sns.NewFromConfig(cfg),
+		Calls:  counter.Snapshot,
+		Config: cfg,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/securityhub"
 )
 
 // Organization runs the use cases over the accounts of an AWS Organization: the same
@@ -29,8 +30,11 @@ type Organization struct {
 	Roles    *org.Roles
 	Settings *Settings
 	Journal  journal.Journal
-	Now      func() time.Time
-	Log      *slog.Logger
+	// SecurityHub, when set, is where each account's Security Hub import is remembered: every
+	// audited account's findings are imported into its own Security Hub through its role.
+	SecurityHub securityhub.StateStore
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Account returns the use cases of one account of the organization.
@@ -53,16 +57,33 @@ func (o *Organization) Account(ctx context.Context, accountID string) (*Warden, 
 func (o *Organization) AccountAudit(ctx context.Context, a org.Account, opts AuditOptions) report.AccountResult {
 	out := report.AccountResult{AccountID: a.ID, AccountName: a.Name, Status: report.AccountFailed}
 	w, err := o.Account(ctx, a.ID)
+	var snap *inventory.Snapshot
 	if err == nil {
-		out.Result, err = w.Audit(ctx, opts)
+		out.Result, snap, err = w.AuditSnapshot(ctx, opts)
 	}
 	switch {
 	case err != nil:
 		out.Error = err.Error()
+		return out
 	case out.Result.Partial:
 		out.Status, out.Error = report.AccountPartial, problems(out.Result)
 	default:
 		out.Status = report.AccountOK
+	}
+	if o.SecurityHub != nil {
+		rep, err := w.ImportToSecurityHub(ctx, out.Result, snap, o.SecurityHub)
+		out.SecurityHub = &report.SecurityHubImport{Imported: rep.Imported, Created: rep.Created, Updated: rep.Updated,
+			Resolved: rep.Resolved, Failed: len(rep.Failed)}
+		if err != nil || len(rep.Failed) > 0 {
+			msg := fmt.Sprintf("security hub: %d findings not imported", len(rep.Failed))
+			if err != nil {
+				msg = "security hub: " + err.Error()
+			}
+			if out.Error != "" {
+				msg = out.Error + "; " + msg
+			}
+			out.Status, out.Error = report.AccountPartial, msg
+		}
 	}
 	return out
 }
