@@ -446,8 +446,10 @@ func tool(t *testing.T, name string) string {
 
 func TestCloudFormationLint(t *testing.T) {
 	lint := tool(t, "cfn-lint")
-	if out, err := exec.Command(lint, templatePath).CombinedOutput(); err != nil {
-		t.Errorf("cfn-lint %s: %v\n%s", templatePath, err, out)
+	for _, path := range []string{templatePath, memberTemplatePath} {
+		if out, err := exec.Command(lint, path).CombinedOutput(); err != nil {
+			t.Errorf("cfn-lint %s: %v\n%s", path, err, out)
+		}
 	}
 }
 

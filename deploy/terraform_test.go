@@ -85,7 +85,13 @@ type module struct {
 
 func loadModule(t *testing.T) *module {
 	t.Helper()
-	files, err := filepath.Glob("terraform/*.tf")
+	return loadModuleDir(t, "terraform")
+}
+
+// loadModuleDir parses the module in dir (its *.tf files, not its subdirectories).
+func loadModuleDir(t *testing.T, dir string) *module {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Terraform files: %v", err)
 	}
@@ -330,7 +336,7 @@ func TestTerraformMatchesTemplate(t *testing.T) {
 				if typ == "aws_cloudwatch_event_rule" && name == "sweep" {
 					continue
 				}
-				if !hasRegionPrecondition(t, body) {
+				if !hasRegionPrecondition(t, body, regionMessage) {
 					t.Errorf("%s.%s: no lifecycle precondition that the region is us-east-1 with local.region_message", typ, name)
 				}
 			}
@@ -338,7 +344,9 @@ func TestTerraformMatchesTemplate(t *testing.T) {
 	})
 }
 
-func hasRegionPrecondition(t *testing.T, body *hclsyntax.Body) bool {
+// hasRegionPrecondition reports whether body has a lifecycle precondition failing outside
+// us-east-1 with local.region_message, msg.
+func hasRegionPrecondition(t *testing.T, body *hclsyntax.Body, msg string) bool {
 	t.Helper()
 	for _, b := range body.Blocks {
 		if b.Type != "lifecycle" {
@@ -350,7 +358,7 @@ func hasRegionPrecondition(t *testing.T, body *hclsyntax.Body) bool {
 			}
 			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
 				"data":  cty.ObjectVal(map[string]cty.Value{"aws_region": cty.ObjectVal(map[string]cty.Value{"current": cty.ObjectVal(map[string]cty.Value{"region": cty.StringVal("eu-west-1")})})}),
-				"local": cty.ObjectVal(map[string]cty.Value{"region_message": cty.StringVal(regionMessage)}),
+				"local": cty.ObjectVal(map[string]cty.Value{"region_message": cty.StringVal(msg)}),
 			}}
 			cond, diags := pc.Body.Attributes["condition"].Expr.Value(ctx)
 			if diags.HasErrors() || !cond.Type().Equals(cty.Bool) || cond.True() {
@@ -360,7 +368,7 @@ func hasRegionPrecondition(t *testing.T, body *hclsyntax.Body) bool {
 			if cond, _ := pc.Body.Attributes["condition"].Expr.Value(ctx); !cond.True() {
 				continue
 			}
-			if msg, diags := pc.Body.Attributes["error_message"].Expr.Value(ctx); !diags.HasErrors() && msg.AsString() == regionMessage {
+			if got, diags := pc.Body.Attributes["error_message"].Expr.Value(ctx); !diags.HasErrors() && got.AsString() == msg {
 				return true
 			}
 		}
