@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -35,6 +36,10 @@ type deployed struct {
 	topicARN, table     string
 	group, schedulerARN string
 	queueARN, logGroup  string
+	// Organization mode and Security Hub.
+	organization, securityHub bool
+	memberRole, enforceRole   string
+	accountQueueARN           string
 }
 
 func (d deployed) kind() generate.Kind {
@@ -46,7 +51,13 @@ func (d deployed) kind() generate.Kind {
 
 // options are the renderer's options for the same resources.
 func (d deployed) options() generate.Options {
+	var org *generate.OrganizationOptions
+	if d.organization {
+		org = &generate.OrganizationOptions{MemberRoleName: d.memberRole, EnforceRoleName: d.enforceRole, AccountQueueARN: d.accountQueueARN}
+	}
 	return generate.Options{Permission: generate.PermissionOptions{
+		Organization:       org,
+		SecurityHub:        d.securityHub,
 		ExemptionParameter: d.exemptionParameter,
 		SNSTopicARN:        d.topicARN,
 		JournalTable:       d.table,
@@ -66,15 +77,23 @@ func settings() []deployed {
 		schedulerARN: "arn:aws:iam::123456789012:role/iamwarden-SchedulerRole-QRS",
 		queueARN:     "arn:aws:sqs:us-east-1:123456789012:iamwarden-DeadLetterQueue-DEF",
 		logGroup:     "/aws/lambda/iamwarden",
+		// The parameters' defaults, so that the module's variables' defaults are checked too.
+		memberRole:      "iamwarden-audit",
+		enforceRole:     "iamwarden-enforce",
+		accountQueueARN: "arn:aws:sqs:us-east-1:123456789012:iamwarden-AccountQueue-GHI",
 	}
 	var out []deployed
 	for _, mode := range []string{"report", "enforce"} {
 		for _, exempt := range []string{"", "/team/exempt-users"} {
 			for _, cfg := range []string{"", "/iamwarden/config"} {
-				d := base
-				d.mode, d.exemptionParameter, d.configParameter = mode, exempt, cfg
-				d.name = mode + "/exempt=" + exempt + "/config=" + cfg
-				out = append(out, d)
+				for _, org := range []bool{false, true} {
+					for _, hub := range []bool{false, true} {
+						d := base
+						d.mode, d.exemptionParameter, d.configParameter, d.organization, d.securityHub = mode, exempt, cfg, org, hub
+						d.name = fmt.Sprintf("%s/exempt=%s/config=%s/organization=%t/securityhub=%t", mode, exempt, cfg, org, hub)
+						out = append(out, d)
+					}
+				}
 			}
 		}
 	}
@@ -111,10 +130,13 @@ func (d deployed) cfnStack(tmpl map[string]any) *stack {
 			"AWS::Region": testRegion, "AWS::AccountId": testAccount, "AWS::Partition": "aws", "AWS::StackName": "iamwarden",
 			"Mode": d.mode, "ExemptionParameter": d.exemptionParameter, "ConfigParameter": d.configParameter,
 			"Topic": d.topicARN, "JournalTable": d.table, "ScheduleGroup": d.group, "LogGroup": d.logGroup,
+			"OrganizationMode": fmt.Sprint(d.organization), "EnableSecurityHub": fmt.Sprint(d.securityHub),
+			"MemberRoleName": d.memberRole, "EnforceRoleName": d.enforceRole,
 		},
 		attrs: map[string]string{
 			"SchedulerRole.Arn":   d.schedulerARN,
 			"DeadLetterQueue.Arn": d.queueARN,
+			"AccountQueue.Arn":    d.accountQueueARN,
 		},
 		conditions: tmpl["Conditions"].(map[string]any),
 	}

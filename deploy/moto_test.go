@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -23,14 +24,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/iamwarden/iamwarden/internal/mototest"
 )
 
-// motoUnsupported are the template's resource types moto 5.2.1's CloudFormation cannot create
+// motoUnsupported are the templates' resource types moto 5.2.1's CloudFormation cannot create
 // (no CloudFormationModel in moto for them: moto/cloudformation/parsing.py warns "No Moto
-// CloudFormation support" and skips them). The moto test strips them and puts a placeholder
+// CloudFormation support" and skips them). The moto tests strip them and put a placeholder
 // string where the rest of the template refers to them; docs/deploy.md lists them too.
 var motoUnsupported = []string{
 	"AWS::Scheduler::ScheduleGroup",
@@ -38,12 +40,18 @@ var motoUnsupported = []string{
 	"AWS::SNS::Subscription",
 	"AWS::CloudWatch::Alarm",
 	"AWS::Config::ConfigRule",
+	"AWS::Events::EventBusPolicy", // the hub in organization mode
 }
 
-// forMoto returns the template without motoUnsupported's resources, as JSON.
+// forMoto returns the hub's template without motoUnsupported's resources, as JSON.
 func forMoto(t *testing.T) string {
 	t.Helper()
-	tmpl := loadTemplate(t)
+	return strippedForMoto(t, loadTemplate(t))
+}
+
+// strippedForMoto returns tmpl without motoUnsupported's resources, as JSON.
+func strippedForMoto(t *testing.T, tmpl map[string]any) string {
+	t.Helper()
 	resources := section(t, tmpl, "Resources")
 	stripped := map[string]bool{}
 	for id, r := range resources {
@@ -139,10 +147,15 @@ func uploadCode(t *testing.T, srv *mototest.Server, cfg aws.Config, bucket, key 
 
 func createStack(ctx context.Context, t *testing.T, cf *cloudformation.Client, name string, params map[string]string) (*cloudformation.CreateStackOutput, error) {
 	t.Helper()
+	return createStackFrom(ctx, t, cf, name, forMoto(t), params)
+}
+
+func createStackFrom(ctx context.Context, t *testing.T, cf *cloudformation.Client, name, body string, params map[string]string) (*cloudformation.CreateStackOutput, error) {
+	t.Helper()
 	in := &cloudformation.CreateStackInput{
 		StackName:    aws.String(name),
-		TemplateBody: aws.String(forMoto(t)),
-		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
+		TemplateBody: aws.String(body),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam, cfntypes.CapabilityCapabilityNamedIam},
 	}
 	for k, v := range params {
 		in.Parameters = append(in.Parameters, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v)})
@@ -159,35 +172,15 @@ func TestTemplateOnMoto(t *testing.T) {
 	if _, err := createStack(ctx, t, cf, "iamwarden", map[string]string{"CodeBucket": "iamwarden-code", "Mode": "enforce"}); err != nil {
 		t.Fatal(err)
 	}
-	var stack cfntypes.Stack
-	for i := 0; ; i++ {
-		out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("iamwarden")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stack = out.Stacks[0]
-		if !strings.HasSuffix(string(stack.StackStatus), "_IN_PROGRESS") || i > 100 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond) // moto creates stacks synchronously; this rarely runs
-	}
-	if stack.StackStatus != cfntypes.StackStatusCreateComplete {
-		events, _ := cf.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String("iamwarden")})
-		var reasons []string
-		if events != nil {
-			for _, e := range events.StackEvents {
-				reasons = append(reasons, aws.ToString(e.LogicalResourceId)+": "+aws.ToString(e.ResourceStatusReason))
-			}
-		}
-		t.Fatalf("stack %s: %s\n%s", stack.StackStatus, aws.ToString(stack.StackStatusReason), strings.Join(reasons, "\n"))
-	}
-	outputs := map[string]string{}
-	for _, o := range stack.Outputs {
-		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
-	}
-	for _, k := range []string{"FunctionArn", "TopicArn", "JournalTableName", "DeadLetterQueueUrl"} {
+	outputs := stackComplete(ctx, t, cf, "iamwarden")
+	for _, k := range []string{"FunctionArn", "TopicArn", "JournalTableName", "DeadLetterQueueUrl", "FunctionRoleName"} {
 		if outputs[k] == "" {
 			t.Errorf("output %s missing (outputs %v)", k, outputs)
+		}
+	}
+	for _, k := range []string{"EventBusArn", "AccountQueueUrl"} {
+		if _, ok := outputs[k]; ok {
+			t.Errorf("output %s outside organization mode", k)
 		}
 	}
 
@@ -256,6 +249,165 @@ func TestTemplateOnMoto(t *testing.T) {
 	}
 }
 
+// stackComplete waits for the stack to be created and returns its outputs; it fails the test,
+// with the stack's events, when the stack is not CREATE_COMPLETE.
+func stackComplete(ctx context.Context, t *testing.T, cf *cloudformation.Client, name string) map[string]string {
+	t.Helper()
+	var stack cfntypes.Stack
+	for i := 0; ; i++ {
+		out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stack = out.Stacks[0]
+		if !strings.HasSuffix(string(stack.StackStatus), "_IN_PROGRESS") || i > 100 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // moto creates stacks synchronously; this rarely runs
+	}
+	if stack.StackStatus != cfntypes.StackStatusCreateComplete {
+		events, _ := cf.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(name)})
+		var reasons []string
+		if events != nil {
+			for _, e := range events.StackEvents {
+				reasons = append(reasons, aws.ToString(e.LogicalResourceId)+": "+aws.ToString(e.ResourceStatusReason))
+			}
+		}
+		t.Fatalf("stack %s %s: %s\n%s", name, stack.StackStatus, aws.ToString(stack.StackStatusReason), strings.Join(reasons, "\n"))
+	}
+	outputs := map[string]string{}
+	for _, o := range stack.Outputs {
+		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	return outputs
+}
+
+// physicalIDs returns the stack's resources' physical IDs by logical ID.
+func physicalIDs(ctx context.Context, t *testing.T, cf *cloudformation.Client, name string) map[string]string {
+	t.Helper()
+	res, err := cf.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	physical := map[string]string{}
+	for _, r := range res.StackResources {
+		physical[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
+	}
+	return physical
+}
+
+// functionEnvironment reads the function's environment from moto's Lambda.
+func functionEnvironment(t *testing.T, srv *mototest.Server, cfg aws.Config, name string) map[string]any {
+	t.Helper()
+	code, out := signedRequest(t, cfg, http.MethodGet, "lambda", srv.Endpoint+"/2015-03-31/functions/"+name, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("function %s: %d %s", name, code, out)
+	}
+	var fn struct {
+		Configuration struct {
+			Environment struct{ Variables map[string]any }
+		}
+	}
+	if err := json.Unmarshal(out, &fn); err != nil {
+		t.Fatal(err)
+	}
+	return fn.Configuration.Environment.Variables
+}
+
+// The hub in organization mode, in enforce mode with Security Hub: the event bus, its rule to
+// the function, the account queue with its redrive to the account dead-letter queue, the event
+// source mapping and the function's organization settings. EventBusPolicy and the account
+// dead-letter alarm are stripped (motoUnsupported); TestTemplateOrganizationMode checks them.
+func TestTemplateOrganizationOnMoto(t *testing.T) {
+	srv := mototest.Shared(t)
+	ctx := context.Background()
+	cfg := srv.Config(ctx)
+	uploadCode(t, srv, cfg, "iamwarden-hub-code", "iamwarden-lambda.zip")
+	cf := cloudformation.NewFromConfig(cfg)
+	const name = "iamwarden-hub"
+	if _, err := createStack(ctx, t, cf, name, map[string]string{"CodeBucket": "iamwarden-hub-code", "Mode": "enforce",
+		"OrganizationMode": "true", "OrganizationId": "o-abcdef1234", "ExternalId": "iamwarden-test", "EnableSecurityHub": "true"}); err != nil {
+		t.Fatal(err)
+	}
+	outputs := stackComplete(ctx, t, cf, name)
+	for _, k := range []string{"EventBusArn", "AccountQueueUrl", "FunctionArn", "FunctionRoleName"} {
+		if outputs[k] == "" {
+			t.Errorf("output %s missing (outputs %v)", k, outputs)
+		}
+	}
+	if want := "arn:aws:events:" + cfg.Region + ":" + srv.AccountID + ":event-bus/iamwarden"; outputs["EventBusArn"] != want {
+		t.Errorf("EventBusArn %s, want %s", outputs["EventBusArn"], want)
+	}
+
+	q, err := sqs.NewFromConfig(cfg).GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(outputs["AccountQueueUrl"]),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+	if err != nil {
+		t.Fatalf("account queue: %v", err)
+	}
+	if v := q.Attributes["VisibilityTimeout"]; v != "1800" {
+		t.Errorf("account queue VisibilityTimeout %s, want 1800 (6 x the function's 300 s)", v)
+	}
+	var redrive struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+		MaxReceiveCount     any    `json:"maxReceiveCount"`
+	}
+	if err := json.Unmarshal([]byte(q.Attributes["RedrivePolicy"]), &redrive); err != nil {
+		t.Fatalf("account queue RedrivePolicy %q: %v", q.Attributes["RedrivePolicy"], err)
+	}
+	if fmt.Sprint(redrive.MaxReceiveCount) != "3" || !strings.Contains(redrive.DeadLetterTargetArn, "AccountDeadLetterQueue") {
+		t.Errorf("account queue RedrivePolicy %s, want 3 receives then the account dead-letter queue", q.Attributes["RedrivePolicy"])
+	}
+
+	code, out := signedRequest(t, cfg, http.MethodGet, "lambda", srv.Endpoint+"/2015-03-31/event-source-mappings/?FunctionName="+name, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("event source mappings: %d %s", code, out)
+	}
+	var mappings struct {
+		EventSourceMappings []struct {
+			EventSourceArn        string
+			BatchSize             int
+			FunctionResponseTypes []string
+			ScalingConfig         struct{ MaximumConcurrency int }
+		}
+	}
+	if err := json.Unmarshal(out, &mappings); err != nil {
+		t.Fatal(err)
+	}
+	if len(mappings.EventSourceMappings) != 1 {
+		t.Fatalf("event source mappings %s, want one", out)
+	}
+	m := mappings.EventSourceMappings[0]
+	if !strings.Contains(m.EventSourceArn, "AccountQueue") || m.BatchSize != 5 || strings.Join(m.FunctionResponseTypes, ",") != "ReportBatchItemFailures" ||
+		m.ScalingConfig.MaximumConcurrency != 5 {
+		t.Errorf("event source mapping %+v, want the account queue, batch 5, ReportBatchItemFailures, maximum concurrency 5", m)
+	}
+
+	physical := physicalIDs(ctx, t, cf, name)
+	body, _ := json.Marshal(map[string]string{"Rule": physical["OrganizationEventRule"], "EventBusName": "iamwarden"})
+	code, out = signedRequest(t, cfg, http.MethodPost, "events", srv.Endpoint+"/", "AWSEvents.ListTargetsByRule", body)
+	if code != http.StatusOK || !strings.Contains(string(out), outputs["FunctionArn"]) {
+		t.Errorf("organization rule %s: targets %d %s, want the function", physical["OrganizationEventRule"], code, out)
+	}
+
+	env := functionEnvironment(t, srv, cfg, name)
+	for k, want := range map[string]string{
+		"IAMWARDEN_ORGANIZATION":      "true",
+		"IAMWARDEN_ACCOUNT_QUEUE_URL": outputs["AccountQueueUrl"],
+		"IAMWARDEN_MEMBER_ROLE_NAME":  "iamwarden-audit",
+		"IAMWARDEN_ENFORCE_ROLE_NAME": "iamwarden-enforce",
+		"IAMWARDEN_EXTERNAL_ID":       "iamwarden-test",
+		"IAMWARDEN_SECURITY_HUB":      "true",
+		"IAMWARDEN_MODE":              "enforce",
+	} {
+		if env[k] != want {
+			t.Errorf("function %s = %v, want %q", k, env[k], want)
+		}
+	}
+	if got := sortedKeys(env); strings.Join(got, " ") != strings.Join(sortedStrings(contractEnv), " ") {
+		t.Errorf("function environment %v, want %v", got, sortedStrings(contractEnv))
+	}
+}
+
 // Outside us-east-1 the stack must be refused. moto 5.2.1 does not evaluate a template's Rules
 // section (moto/cloudformation has no code reading it), so the refusal cannot be seen on moto:
 // TestTemplateRegionRule checks the assertion is there, and this test records that moto
@@ -294,8 +446,10 @@ func tool(t *testing.T, name string) string {
 
 func TestCloudFormationLint(t *testing.T) {
 	lint := tool(t, "cfn-lint")
-	if out, err := exec.Command(lint, templatePath).CombinedOutput(); err != nil {
-		t.Errorf("cfn-lint %s: %v\n%s", templatePath, err, out)
+	for _, path := range []string{templatePath, memberTemplatePath} {
+		if out, err := exec.Command(lint, path).CombinedOutput(); err != nil {
+			t.Errorf("cfn-lint %s: %v\n%s", path, err, out)
+		}
 	}
 }
 

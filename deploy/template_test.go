@@ -13,13 +13,22 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-const templatePath = "cloudformation/iamwarden.yaml"
+const (
+	templatePath       = "cloudformation/iamwarden.yaml"
+	memberTemplatePath = "cloudformation/member.yaml"
+)
 
-// loadTemplate reads the template as JSON-shaped values, its short-form intrinsic functions
-// (!Ref, !Sub, !GetAtt...) written out as {"Ref": ...}, {"Fn::Sub": ...}.
+// loadTemplate reads the hub's template as JSON-shaped values, its short-form intrinsic
+// functions (!Ref, !Sub, !GetAtt...) written out as {"Ref": ...}, {"Fn::Sub": ...}.
 func loadTemplate(t *testing.T) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(templatePath)
+	return loadTemplateAt(t, templatePath)
+}
+
+// loadTemplateAt reads the template at path as loadTemplate does.
+func loadTemplateAt(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

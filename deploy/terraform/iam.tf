@@ -1,6 +1,9 @@
 # The function's role policy is `iamwarden policy render iamwarden-lambda-report` (mode report)
-# or `iamwarden-lambda-enforce` (mode enforce, the last statement) with this module's resources;
-# deploy/deploy_test.go checks it against the renderer and the CloudFormation template.
+# or `iamwarden-lambda-enforce` (mode enforce, the last statement) with this module's resources,
+# with --organization in organization mode and --security-hub with enable_security_hub;
+# deploy/deploy_test.go checks it against the renderer and the CloudFormation template. The
+# member roles trust this role by name: output function_role_name is the member module's
+# hub_function_role_name.
 
 locals {
   enforce = var.mode == "enforce"
@@ -137,6 +140,45 @@ resource "aws_iam_role_policy" "function" {
           Resource = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:${aws_cloudwatch_log_group.function.name}:*"
         },
       ],
+      # Organization mode: one conditional per statement, so that each has the type of a
+      # one-element list.
+      var.organization_mode ? [{
+        Sid    = "IamwardenOrganizationAccounts"
+        Effect = "Allow"
+        Action = [
+          "organizations:ListAccounts",
+          "organizations:ListAccountsForParent",
+          "organizations:ListOrganizationalUnitsForParent",
+          "organizations:DescribeAccount",
+        ]
+        Resource = "*"
+      }] : [],
+      # The member role of the mode only: a report-mode hub cannot enter the role that changes
+      # users.
+      var.organization_mode ? [{
+        Sid      = "IamwardenAssumeMemberRole"
+        Effect   = "Allow"
+        Action   = "sts:AssumeRole"
+        Resource = "arn:aws:iam::*:role/${local.enforce ? var.enforce_role_name : var.member_role_name}"
+      }] : [],
+      var.organization_mode ? [{
+        Sid    = "IamwardenAccountQueue"
+        Effect = "Allow"
+        Action = [
+          "sqs:SendMessage",
+          "sqs:ReceiveMessage",
+          "sqs:DeleteMessage",
+          "sqs:GetQueueAttributes",
+          "sqs:ChangeMessageVisibility",
+        ]
+        Resource = aws_sqs_queue.accounts[0].arn
+      }] : [],
+      var.enable_security_hub ? [{
+        Sid      = "IamwardenSecurityHub"
+        Effect   = "Allow"
+        Action   = "securityhub:BatchImportFindings"
+        Resource = "*"
+      }] : [],
       local.enforce ? [{
         Sid      = "IamwardenEnforce"
         Effect   = "Allow"

@@ -10,6 +10,8 @@ data "aws_partition" "current" {}
 
 locals {
   region_message = "iamwarden must be deployed in us-east-1, the only region where CloudTrail delivers IAM events to EventBridge."
+  # The function's timeout; the account queue's visibility timeout is six times it.
+  function_timeout = 300
   # The 14 IAM calls that change what iamwarden judges.
   iam_event_names = [
     "CreateUser",
@@ -41,7 +43,7 @@ resource "aws_lambda_function" "iamwarden" {
   s3_key           = var.lambda_zip == null ? var.code_key : null
   role             = aws_iam_role.function.arn
   memory_size      = 256
-  timeout          = 300
+  timeout          = local.function_timeout
 
   dead_letter_config {
     target_arn = aws_sqs_queue.dead_letters.arn
@@ -67,6 +69,13 @@ resource "aws_lambda_function" "iamwarden" {
       IAMWARDEN_GRACE               = var.grace
       IAMWARDEN_MFA_REMOVED_GRACE   = var.mfa_removed_grace
       IAMWARDEN_UNUSED_DAYS         = tostring(var.unused_days)
+      # Organization mode; empty (not set) in a single account.
+      IAMWARDEN_ORGANIZATION      = var.organization_mode ? "true" : ""
+      IAMWARDEN_ACCOUNT_QUEUE_URL = var.organization_mode ? aws_sqs_queue.accounts[0].url : ""
+      IAMWARDEN_MEMBER_ROLE_NAME  = var.organization_mode ? var.member_role_name : ""
+      IAMWARDEN_ENFORCE_ROLE_NAME = var.organization_mode ? var.enforce_role_name : ""
+      IAMWARDEN_EXTERNAL_ID       = var.organization_mode ? var.external_id : ""
+      IAMWARDEN_SECURITY_HUB      = var.enable_security_hub ? "true" : ""
     }
   }
 
@@ -78,6 +87,10 @@ resource "aws_lambda_function" "iamwarden" {
     precondition {
       condition     = var.lambda_zip != null || var.code_bucket != null
       error_message = "Set lambda_zip, or code_bucket and code_key."
+    }
+    precondition {
+      condition     = !var.organization_mode || (var.organization_id != "" && var.external_id != "")
+      error_message = "organization_mode needs organization_id and external_id."
     }
   }
 
@@ -185,7 +198,7 @@ resource "aws_sqs_queue_policy" "dead_letters" {
       Principal = { Service = "events.amazonaws.com" }
       Action    = "sqs:SendMessage"
       Resource  = aws_sqs_queue.dead_letters.arn
-      Condition = { ArnEquals = { "aws:SourceArn" = [aws_cloudwatch_event_rule.iam_events.arn, aws_cloudwatch_event_rule.sweep.arn] } }
+      Condition = { ArnEquals = { "aws:SourceArn" = concat([aws_cloudwatch_event_rule.iam_events.arn, aws_cloudwatch_event_rule.sweep.arn], aws_cloudwatch_event_rule.organization[*].arn) } }
     }]
   })
 }
@@ -327,4 +340,131 @@ resource "aws_config_config_rule" "users" {
   }
 
   depends_on = [aws_lambda_permission.config]
+}
+
+# Organization mode: the member accounts' IAM events arrive on this bus (the member module
+# forwards them from each account's default bus in us-east-1).
+resource "aws_cloudwatch_event_bus" "organization" {
+  count = var.organization_mode ? 1 : 0
+  name  = var.event_bus_name
+}
+
+resource "aws_cloudwatch_event_bus_policy" "organization" {
+  count          = var.organization_mode ? 1 : 0
+  event_bus_name = aws_cloudwatch_event_bus.organization[0].name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "OrganizationPutEvents"
+      Effect    = "Allow"
+      Principal = "*"
+      Action    = "events:PutEvents"
+      Resource  = aws_cloudwatch_event_bus.organization[0].arn
+      Condition = { StringEquals = { "aws:PrincipalOrgID" = var.organization_id } }
+    }]
+  })
+}
+
+# The same IAM events as iam_events, from the member accounts; the function acts on each in the
+# event's own account through the member role.
+resource "aws_cloudwatch_event_rule" "organization" {
+  count          = var.organization_mode ? 1 : 0
+  name_prefix    = "${var.name}-organization-"
+  description    = "Member accounts' CloudTrail IAM user events for the iamwarden hub"
+  event_bus_name = aws_cloudwatch_event_bus.organization[0].name
+  event_pattern = jsonencode({
+    source        = ["aws.iam"]
+    "detail-type" = ["AWS API Call via CloudTrail"]
+    detail = {
+      eventSource = ["iam.amazonaws.com"]
+      eventName   = local.iam_event_names
+    }
+  })
+
+  lifecycle {
+    precondition {
+      condition     = data.aws_region.current.region == "us-east-1"
+      error_message = local.region_message
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "organization" {
+  count          = var.organization_mode ? 1 : 0
+  rule           = aws_cloudwatch_event_rule.organization[0].name
+  event_bus_name = aws_cloudwatch_event_bus.organization[0].name
+  target_id      = "iamwarden"
+  arn            = aws_lambda_function.iamwarden.arn
+
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letters.arn
+  }
+
+  retry_policy {
+    maximum_retry_attempts       = 8
+    maximum_event_age_in_seconds = 3600
+  }
+}
+
+resource "aws_lambda_permission" "organization" {
+  count         = var.organization_mode ? 1 : 0
+  function_name = aws_lambda_function.iamwarden.function_name
+  action        = "lambda:InvokeFunction"
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.organization[0].arn
+}
+
+# One message per account of a sweep, sent by the hub and consumed by the function through
+# aws_lambda_event_source_mapping.accounts. The visibility timeout is six times the function's
+# timeout, as AWS recommends for a queue feeding a function; a message received 3 times goes to
+# the account dead-letter queue.
+resource "aws_sqs_queue" "accounts" {
+  count                      = var.organization_mode ? 1 : 0
+  name_prefix                = "${var.name}-accounts-"
+  visibility_timeout_seconds = local.function_timeout * 6
+  message_retention_seconds  = 86400
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.account_dead_letters[0].arn
+    maxReceiveCount     = 3
+  })
+}
+
+resource "aws_sqs_queue" "account_dead_letters" {
+  count                     = var.organization_mode ? 1 : 0
+  name_prefix               = "${var.name}-account-dead-letters-"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_lambda_event_source_mapping" "accounts" {
+  count                   = var.organization_mode ? 1 : 0
+  event_source_arn        = aws_sqs_queue.accounts[0].arn
+  function_name           = aws_lambda_function.iamwarden.arn
+  batch_size              = 5
+  function_response_types = ["ReportBatchItemFailures"]
+
+  # IAM and STS throttle per account and per caller: GetAccountAuthorizationDetails, the
+  # credential report and AssumeRole from many accounts at once share the hub role's STS quota
+  # and each account's IAM quota. A few accounts at a time keep a sweep under them; raise it for
+  # large organizations only while the function's Errors stay at zero.
+  scaling_config {
+    maximum_concurrency = var.maximum_concurrency
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "account_dead_letters" {
+  count               = var.organization_mode ? 1 : 0
+  alarm_name          = "${var.name}-account-dead-letters"
+  alarm_description   = "Accounts the iamwarden hub could not sweep wait in the account dead-letter queue"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.account_dead_letters[0].name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.notifications.arn]
 }

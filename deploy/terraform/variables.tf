@@ -126,3 +126,65 @@ variable "log_retention_days" {
   type        = number
   default     = 90
 }
+
+variable "enable_security_hub" {
+  description = "Import findings into Security Hub (in organization mode, into each account's own Security Hub)."
+  type        = bool
+  default     = false
+}
+
+# Organization mode (docs/deploy.md#organization-mode, docs/organizations.md).
+
+variable "organization_mode" {
+  description = "true makes the function the organization's hub: it sweeps every member account through its member role and judges the IAM events the members forward."
+  type        = bool
+  default     = false
+}
+
+variable "organization_id" {
+  description = "The organization's ID (o-...); its accounts may put events on the hub's bus. Required in organization mode."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^$|^o-[a-z0-9]{10,32}$", var.organization_id))
+    error_message = "organization_id must be empty or an organization ID, o-...."
+  }
+}
+
+variable "external_id" {
+  description = "ExternalId the hub passes when it assumes the member roles (the member module's external_id). Required in organization mode."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^$|^[\\w+=,.@:/-]{2,1224}$", var.external_id))
+    error_message = "external_id must be empty or 2 to 1224 characters of letters, digits and +=,.@:/-."
+  }
+}
+
+variable "member_role_name" {
+  description = "Role the hub assumes in member accounts in report mode (the member module's audit_role_name)."
+  type        = string
+  default     = "iamwarden-audit"
+}
+
+variable "enforce_role_name" {
+  description = "Role the hub assumes in member accounts in enforce mode (the member module's enforce_role_name)."
+  type        = string
+  default     = "iamwarden-enforce"
+}
+
+variable "event_bus_name" {
+  description = "Event bus the member accounts forward their IAM events to (the member module's hub_event_bus_name)."
+  type        = string
+  default     = "iamwarden"
+}
+
+variable "maximum_concurrency" {
+  description = "Most accounts the hub works on at once (the account queue's event source mapping)."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000
+    error_message = "maximum_concurrency must be between 2 and 1000."
+  }
+}

@@ -250,7 +250,7 @@ func TestCompletion(t *testing.T) {
 	}{
 		{[]string{"scan", "--rule", ""}, ruleIDs},
 		{[]string{"scan", "--skip-rule", "root-"}, []string{"root-mfa-missing", "root-hardware-mfa-missing", "root-access-key", "root-recently-used"}},
-		{[]string{"policy", "render", ""}, []string{"enforce-mfa", "enforce-mfa-group", "enforce-mfa-scp", "iamwarden-scan", "iamwarden-enforce", "iamwarden-lambda-report", "iamwarden-lambda-enforce"}},
+		{[]string{"policy", "render", ""}, []string{"enforce-mfa", "enforce-mfa-group", "enforce-mfa-scp", "iamwarden-scan", "iamwarden-enforce", "iamwarden-lambda-report", "iamwarden-lambda-enforce", "iamwarden-member-audit", "iamwarden-member-enforce"}},
 		{[]string{"policy", "render", "enforce-mfa", "--format", ""}, []string{"json", "terraform", "cloudformation"}},
 		{[]string{"scan", "-o", ""}, []string{"table", "json", "csv", "ocsf"}},
 		{[]string{"journal", "list", "--output", ""}, []string{"table", "json"}},

@@ -26,13 +26,23 @@ type RenderInput struct {
 	SchedulerRoleARN   string
 	DeadLetterQueueARN string
 	LogGroupARN        string
+	SecurityHub        bool
+	// The organization hub's additions (iamwarden-lambda-* with --organization).
+	Organization    bool
+	MemberRoleName  string
+	EnforceRoleName string
+	AccountQueueARN string
 }
 
 func newPolicyRenderCmd(g *globals) *cobra.Command {
 	in := &RenderInput{}
 	var kinds []string
+	width := 0
 	for _, k := range generate.Kinds() {
-		kinds = append(kinds, fmt.Sprintf("  %-20s %s", k.Kind, k.Title))
+		width = max(width, len(k.Kind))
+	}
+	for _, k := range generate.Kinds() {
+		kinds = append(kinds, fmt.Sprintf("  %-*s %s", width, k.Kind, k.Title))
 	}
 	cmd := &cobra.Command{
 		Use:   "render KIND",
@@ -48,7 +58,9 @@ See docs/policy-render.md.`,
   iamwarden policy render enforce-mfa-group --name Developers --format cloudformation
   iamwarden policy render enforce-mfa-scp --exempt-principal-arn 'arn:aws:iam::*:user/breakglass'
   iamwarden policy render iamwarden-enforce --sns-topic-arn arn:aws:sns:us-east-1:123456789012:iam-alerts
-  iamwarden policy render iamwarden-lambda-enforce --schedule-group iamwarden --config-parameter /iamwarden/config`,
+  iamwarden policy render iamwarden-lambda-enforce --schedule-group iamwarden --config-parameter /iamwarden/config
+  iamwarden policy render iamwarden-lambda-report --organization --account-queue-arn arn:aws:sqs:us-east-1:123456789012:iamwarden-accounts
+  iamwarden policy render iamwarden-member-enforce --format cloudformation`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{err: errors.New("policy render needs one KIND"), hint: "iamwarden policy render enforce-mfa"}
@@ -74,6 +86,11 @@ See docs/policy-render.md.`,
 	f.StringVar(&in.SchedulerRoleARN, "scheduler-role-arn", "", "iamwarden-lambda-*: role the deadline schedules run as (default "+generate.DefaultSchedulerRoleARN+")")
 	f.StringVar(&in.DeadLetterQueueARN, "dead-letter-queue-arn", "", "iamwarden-lambda-*: SQS queue of failed invocations (default "+generate.DefaultDeadLetterQueueARN+")")
 	f.StringVar(&in.LogGroupARN, "log-group-arn", "", "iamwarden-lambda-*: the function's log group, without :* (default "+generate.DefaultLogGroupARN+")")
+	f.BoolVar(&in.SecurityHub, "security-hub", false, "iamwarden-lambda-*: allow importing the account's findings into Security Hub")
+	f.BoolVar(&in.Organization, "organization", false, "iamwarden-lambda-*: the organization hub's policy (list accounts, assume the member role, the account queue)")
+	f.StringVar(&in.MemberRoleName, "member-role-name", "", "with --organization: role assumed in member accounts in report mode (default "+generate.DefaultMemberRoleName+")")
+	f.StringVar(&in.EnforceRoleName, "enforce-role-name", "", "with --organization: role assumed in member accounts in enforce mode (default "+generate.DefaultEnforceRoleName+")")
+	f.StringVar(&in.AccountQueueARN, "account-queue-arn", "", "with --organization: SQS queue of per-account work (default "+generate.DefaultAccountQueueARN+")")
 	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion("json", "terraform", "cloudformation"))
 	return cmd
 }
@@ -98,6 +115,19 @@ func runRender(g *globals, in *RenderInput) error {
 			return usageError{err: fmt.Errorf("--exempt-principal-arn %q is not an ARN", a), hint: "--exempt-principal-arn 'arn:aws:iam::*:user/breakglass'"}
 		}
 	}
+	lambda := kind == generate.KindIamwardenLambdaReport || kind == generate.KindIamwardenLambdaEnforce
+	if (in.Organization || in.SecurityHub) && !lambda {
+		return usageError{err: fmt.Errorf("--organization and --security-hub apply to iamwarden-lambda-report and iamwarden-lambda-enforce, not %s", kind),
+			hint: "iamwarden policy render iamwarden-lambda-report --organization"}
+	}
+	if !in.Organization && (in.MemberRoleName != "" || in.EnforceRoleName != "" || in.AccountQueueARN != "") {
+		return usageError{err: errors.New("--member-role-name, --enforce-role-name and --account-queue-arn need --organization"),
+			hint: "iamwarden policy render " + in.Kind + " --organization"}
+	}
+	var org *generate.OrganizationOptions
+	if in.Organization {
+		org = &generate.OrganizationOptions{MemberRoleName: in.MemberRoleName, EnforceRoleName: in.EnforceRoleName, AccountQueueARN: in.AccountQueueARN}
+	}
 	opts := generate.Options{
 		Name:       in.Name,
 		PolicyName: in.PolicyName,
@@ -106,6 +136,7 @@ func runRender(g *globals, in *RenderInput) error {
 			ExemptionParameter: in.Parameter, SNSTopicARN: in.SNSTopicARN, JournalTable: in.JournalTable,
 			ConfigParameter: in.ConfigParameter, ScheduleGroup: in.ScheduleGroup, SchedulerRoleARN: in.SchedulerRoleARN,
 			DeadLetterQueueARN: in.DeadLetterQueueARN, LogGroupARN: in.LogGroupARN,
+			Organization: org, SecurityHub: in.SecurityHub,
 		},
 	}
 	if err := generate.Render(g.stdout, kind, format, opts); err != nil {

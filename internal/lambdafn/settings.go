@@ -43,10 +43,21 @@ const (
 	defaultLambdaMaxAction = 25
 )
 
+// The environment variables of organization mode (the function as the organization's hub).
+const (
+	EnvOrganization    = "IAMWARDEN_ORGANIZATION"
+	EnvAccountQueueURL = "IAMWARDEN_ACCOUNT_QUEUE_URL"
+	EnvMemberRoleName  = "IAMWARDEN_MEMBER_ROLE_NAME"
+	EnvEnforceRoleName = "IAMWARDEN_ENFORCE_ROLE_NAME"
+	EnvExternalID      = "IAMWARDEN_EXTERNAL_ID"
+	EnvSecurityHub     = "IAMWARDEN_SECURITY_HUB"
+)
+
 // Env lists every variable the function reads, for the deployment's tests and docs.
 func Env() []string {
 	return []string{EnvMode, EnvConfig, EnvConfigParameter, EnvExemptionParameter, EnvSNSTopicARN, EnvJournalTable,
-		EnvMaxActions, EnvScheduleGroup, EnvSchedulerRoleARN, EnvScheduleDLQARN, EnvGrace, EnvUnusedDays, EnvMFARemovedGrace}
+		EnvMaxActions, EnvScheduleGroup, EnvSchedulerRoleARN, EnvScheduleDLQARN, EnvGrace, EnvUnusedDays, EnvMFARemovedGrace,
+		EnvOrganization, EnvAccountQueueURL, EnvMemberRoleName, EnvEnforceRoleName, EnvExternalID, EnvSecurityHub}
 }
 
 // Settings are the function's settings, read from its environment at each invocation.

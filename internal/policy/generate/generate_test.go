@@ -84,6 +84,37 @@ func TestRenderLambdaOptions(t *testing.T) {
 	}
 }
 
+// The organization hub's additions to the function's policy, in both modes, and Security Hub
+// alone in single-account mode.
+func TestRenderOrganizationOptions(t *testing.T) {
+	hub := generate.Options{Permission: generate.PermissionOptions{Organization: &generate.OrganizationOptions{}, SecurityHub: true}}
+	golden.Check(t, filepath.Join("testdata", "iamwarden-lambda-enforce-organization.json.golden"), render(t, generate.KindIamwardenLambdaEnforce, generate.FormatJSON, hub))
+
+	report := render(t, generate.KindIamwardenLambdaReport, generate.FormatJSON, hub)
+	for _, want := range []string{"organizations:ListAccounts", `"arn:aws:iam::*:role/iamwarden-audit"`, `"arn:aws:sqs:*:*:iamwarden-*"`, "sqs:ReceiveMessage", "securityhub:BatchImportFindings"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("hub in report mode lacks %s:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "role/iamwarden-enforce") || strings.Contains(report, "iam:DeleteLoginProfile") {
+		t.Errorf("hub in report mode may enter the enforce role or change users:\n%s", report)
+	}
+	named := render(t, generate.KindIamwardenLambdaEnforce, generate.FormatJSON, generate.Options{Permission: generate.PermissionOptions{Organization: &generate.OrganizationOptions{
+		MemberRoleName: "audit", EnforceRoleName: "fix", AccountQueueARN: "arn:aws:sqs:us-east-1:123456789012:accounts"}}})
+	for _, want := range []string{`"arn:aws:iam::*:role/fix"`, `"arn:aws:sqs:us-east-1:123456789012:accounts"`} {
+		if !strings.Contains(named, want) {
+			t.Errorf("hub in enforce mode lacks %s:\n%s", want, named)
+		}
+	}
+	if strings.Contains(named, "role/audit") || strings.Contains(named, "securityhub:") {
+		t.Errorf("hub in enforce mode: the audit role, or Security Hub without the option:\n%s", named)
+	}
+	single := render(t, generate.KindIamwardenLambdaReport, generate.FormatJSON, generate.Options{Permission: generate.PermissionOptions{SecurityHub: true}})
+	if !strings.Contains(single, "securityhub:BatchImportFindings") || strings.Contains(single, "organizations:ListAccounts") || strings.Contains(single, "sts:AssumeRole") {
+		t.Errorf("single account with Security Hub:\n%s", single)
+	}
+}
+
 func TestRenderUnknown(t *testing.T) {
 	var b bytes.Buffer
 	if err := generate.Render(&b, "enforce-everything", generate.FormatJSON, generate.Options{}); !errors.Is(err, generate.ErrUnknownKind) {

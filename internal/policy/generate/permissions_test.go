@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -30,7 +31,10 @@ import (
 
 const repoRoot = "../../.."
 
-// services maps an SDK service package to its IAM action prefix and client.
+// services maps an SDK service package to its IAM action prefix and client. Security Hub joins
+// the list with the module that calls it: add
+// {"github.com/aws/aws-sdk-go-v2/service/securityhub", "securityhub", &securityhub.Client{}}
+// together with internal/securityhub (go.mod gains the module then).
 var services = []struct {
 	path   string
 	prefix string
@@ -44,6 +48,7 @@ var services = []struct {
 	{"github.com/aws/aws-sdk-go-v2/service/organizations", "organizations", &organizations.Client{}},
 	{"github.com/aws/aws-sdk-go-v2/service/scheduler", "scheduler", &scheduler.Client{}},
 	{"github.com/aws/aws-sdk-go-v2/service/configservice", "config", &configservice.Client{}},
+	{"github.com/aws/aws-sdk-go-v2/service/sqs", "sqs", &sqs.Client{}},
 }
 
 // packagePolicy says which policy must allow the AWS calls of each package.
@@ -309,7 +314,7 @@ func TestPermissionsMatchTheCode(t *testing.T) {
 	}
 }
 
-var docAction = regexp.MustCompile(`\b(?:iam|sts|ssm|sns|dynamodb|organizations|scheduler|config|sqs|logs):[A-Z][A-Za-z]+`)
+var docAction = regexp.MustCompile(`\b(?:iam|sts|ssm|sns|dynamodb|organizations|scheduler|config|sqs|logs|securityhub):[A-Z][A-Za-z]+`)
 
 // TestPermissionsDocument checks docs/permissions.md lists exactly the actions of the rendered
 // iamwarden policies.
@@ -323,9 +328,11 @@ func TestPermissionsDocument(t *testing.T) {
 		documented[a] = true
 	}
 	rendered := map[string]bool{}
+	hub := generate.PermissionOptions{ConfigParameter: "/iamwarden/config", Organization: &generate.OrganizationOptions{}, SecurityHub: true}
 	for _, kind := range []generate.Kind{generate.KindIamwardenScan, generate.KindIamwardenEnforce,
-		generate.KindIamwardenLambdaReport, generate.KindIamwardenLambdaEnforce} {
-		doc, _ := generate.Document(kind, generate.Options{Permission: generate.PermissionOptions{ConfigParameter: "/iamwarden/config"}})
+		generate.KindIamwardenLambdaReport, generate.KindIamwardenLambdaEnforce,
+		generate.KindIamwardenMemberAudit, generate.KindIamwardenMemberEnforce} {
+		doc, _ := generate.Document(kind, generate.Options{Permission: hub})
 		for _, a := range allowedActions(doc) {
 			rendered[a] = true
 			if !documented[a] {
@@ -500,6 +507,122 @@ func TestLambdaPolicyResources(t *testing.T) {
 	last := doc.Statement[len(doc.Statement)-1]
 	if last.Sid != "IamwardenEnforce" || !reflect.DeepEqual([]string(last.Action), generate.UserChangeActions) {
 		t.Errorf("enforce mode's last statement is %+v, want IamwardenEnforce with %v (deploy/ appends it to report mode's)", last, generate.UserChangeActions)
+	}
+}
+
+// hubOnly are the actions the organization's hub function has beyond the single-account
+// function's, each for a call of the organization contract (docs/organizations.md).
+var hubOnly = map[string]string{
+	"organizations:ListAccounts":                     "the sweep lists the organization's accounts",
+	"organizations:ListAccountsForParent":            "accounts of a selected OU",
+	"organizations:ListOrganizationalUnitsForParent": "the OUs under a selected OU",
+	"organizations:DescribeAccount":                  "an event's account is still ACTIVE",
+	"sts:AssumeRole":                                 "enters a member account through its iamwarden role",
+	"sqs:ReceiveMessage":                             "the event source mapping polls the account queue",
+	"sqs:DeleteMessage":                              "removes the account's work once done",
+	"sqs:GetQueueAttributes":                         "the event source mapping checks the queue",
+	"sqs:ChangeMessageVisibility":                    "a failed account's work goes back to the queue",
+	"securityhub:BatchImportFindings":                "imports the hub account's own findings (with the Security Hub option)",
+	// sqs:SendMessage is already there, on the dead-letter queue: the hub also sends one message
+	// per account of a sweep to the account queue.
+}
+
+// TestOrganizationPolicies checks the hub's additions to the function's policy and the member
+// roles' policies.
+func TestOrganizationPolicies(t *testing.T) {
+	org := generate.PermissionOptions{Organization: &generate.OrganizationOptions{}, SecurityHub: true}
+	for _, kind := range []generate.Kind{generate.KindIamwardenLambdaReport, generate.KindIamwardenLambdaEnforce} {
+		want := actionSet(t, kind, generate.PermissionOptions{})
+		for a := range hubOnly {
+			want[a] = true
+		}
+		if got, w := sortedKeys(actionSet(t, kind, org)), sortedKeys(want); !reflect.DeepEqual(got, w) {
+			t.Errorf("%s as the hub allows\n%v\nwant\n%v", kind, got, w)
+		}
+		// The hub's statements come before the enforce statement, which stays last.
+		doc, _ := generate.Document(kind, generate.Options{Permission: org})
+		if last := doc.Statement[len(doc.Statement)-1]; kind == generate.KindIamwardenLambdaEnforce && last.Sid != "IamwardenEnforce" {
+			t.Errorf("%s as the hub: last statement %s, want IamwardenEnforce", kind, last.Sid)
+		}
+	}
+	// Security Hub alone (single account) adds only the import.
+	want := actionSet(t, generate.KindIamwardenLambdaReport, generate.PermissionOptions{})
+	want["securityhub:BatchImportFindings"] = true
+	if got, w := sortedKeys(actionSet(t, generate.KindIamwardenLambdaReport, generate.PermissionOptions{SecurityHub: true})), sortedKeys(want); !reflect.DeepEqual(got, w) {
+		t.Errorf("single account with Security Hub allows\n%v\nwant\n%v", got, w)
+	}
+
+	// Which member role each mode may enter, and nothing else.
+	roles := func(kind generate.Kind) []string {
+		doc, _ := generate.Document(kind, generate.Options{Permission: org})
+		var out []string
+		for _, st := range doc.Statement {
+			for _, a := range st.Action {
+				if a == "sts:AssumeRole" {
+					out = append(out, st.Resource...)
+				}
+			}
+		}
+		return out
+	}
+	if got := roles(generate.KindIamwardenLambdaReport); !reflect.DeepEqual(got, []string{"arn:aws:iam::*:role/iamwarden-audit"}) {
+		t.Errorf("report-mode hub assumes %v, want the audit role only", got)
+	}
+	if got := roles(generate.KindIamwardenLambdaEnforce); !reflect.DeepEqual(got, []string{"arn:aws:iam::*:role/iamwarden-enforce"}) {
+		t.Errorf("enforce-mode hub assumes %v, want the enforce role only", got)
+	}
+
+	// The member roles: the scan's, the live re-read of a user and the import of findings; the
+	// enforce role adds the user changes.
+	member := actionSet(t, generate.KindIamwardenScan, generate.PermissionOptions{})
+	for _, a := range append(append([]string{}, generate.UserReadActions...), generate.SecurityHubActions...) {
+		member[a] = true
+	}
+	if got, w := sortedKeys(actionSet(t, generate.KindIamwardenMemberAudit, generate.PermissionOptions{})), sortedKeys(member); !reflect.DeepEqual(got, w) {
+		t.Errorf("iamwarden-member-audit allows\n%v\nwant\n%v", got, w)
+	}
+	for _, a := range generate.UserChangeActions {
+		member[a] = true
+	}
+	if got, w := sortedKeys(actionSet(t, generate.KindIamwardenMemberEnforce, generate.PermissionOptions{})), sortedKeys(member); !reflect.DeepEqual(got, w) {
+		t.Errorf("iamwarden-member-enforce allows\n%v\nwant\n%v", got, w)
+	}
+	scan, _ := generate.Document(generate.KindIamwardenScan, generate.Options{Permission: generate.PermissionOptions{ExemptionParameter: "/team/exempt"}})
+	for _, kind := range []generate.Kind{generate.KindIamwardenMemberAudit, generate.KindIamwardenMemberEnforce} {
+		doc, _ := generate.Document(kind, generate.Options{Permission: generate.PermissionOptions{ExemptionParameter: "/team/exempt"}})
+		if !reflect.DeepEqual(doc.Statement[:len(scan.Statement)], scan.Statement) {
+			t.Errorf("%s does not start with the statements of iamwarden-scan", kind)
+		}
+	}
+	enforce, _ := generate.Document(generate.KindIamwardenMemberEnforce, generate.Options{})
+	if last := enforce.Statement[len(enforce.Statement)-1]; last.Sid != "IamwardenEnforce" || !reflect.DeepEqual([]string(last.Action), generate.UserChangeActions) {
+		t.Errorf("iamwarden-member-enforce's last statement is %+v, want IamwardenEnforce (member.yaml appends it to the audit role's)", last)
+	}
+}
+
+// organizationPackages are the packages of the organization mode whose AWS calls the hub's
+// role must allow (TestHubCallsAreAllowed). The organization listing and fan-out (internal/org)
+// and the Security Hub import (internal/securityhub) are added here when they land; the latter
+// also needs its SDK package in services.
+var organizationPackages = []string{}
+
+// TestHubCallsAreAllowed checks the direct AWS calls of the function's packages, and of the
+// organization packages, against the hub's enforce-mode role with Security Hub on. Calls made
+// inside a member account go through the member role: the enforce member role allows a subset
+// of these (TestOrganizationPolicies).
+func TestHubCallsAreAllowed(t *testing.T) {
+	allowed := actionSet(t, generate.KindIamwardenLambdaEnforce, generate.PermissionOptions{ConfigParameter: "/x",
+		Organization: &generate.OrganizationOptions{}, SecurityHub: true})
+	low := map[string]bool{}
+	for a := range allowed {
+		low[strings.ToLower(a)] = true
+	}
+	for _, dir := range append([]string{"internal/lambdafn", "internal/deadline", "internal/configrule", "internal/warden"}, organizationPackages...) {
+		for action, where := range callsIn(t, dir) {
+			if !low[strings.ToLower(action)] {
+				t.Errorf("%s/%s calls %s, which the hub's iamwarden-lambda-enforce does not allow", dir, where, action)
+			}
+		}
 	}
 }
 

@@ -159,6 +159,25 @@ type PermissionOptions struct {
 	// LogGroupARN is the function's log group, without the ":*" suffix of CloudFormation's
 	// Fn::GetAtt Arn.
 	LogGroupARN string
+	// Organization, when set, makes the Lambda's policy the organization hub's: it also lists the
+	// organization's accounts, assumes the member role and works off the account queue.
+	Organization *OrganizationOptions
+	// SecurityHub adds securityhub:BatchImportFindings to the Lambda's policy (hub or single
+	// account): the function imports its own account's findings. The member kinds always have it.
+	SecurityHub bool
+}
+
+// OrganizationOptions name the resources of the hub function's organization statements
+// (iamwarden-lambda-report, iamwarden-lambda-enforce with PermissionOptions.Organization).
+type OrganizationOptions struct {
+	// MemberRoleName is the role the hub assumes in member accounts in report mode, the
+	// iamwarden-member-audit role (default iamwarden-audit).
+	MemberRoleName string
+	// EnforceRoleName is the role it assumes there in enforce mode, the iamwarden-member-enforce
+	// role (default iamwarden-enforce).
+	EnforceRoleName string
+	// AccountQueueARN is the SQS queue of per-account work the hub sends to and consumes.
+	AccountQueueARN string
 }
 
 // Default resource names of iamwarden's own policies.
@@ -170,6 +189,9 @@ const (
 	DefaultSchedulerRoleARN   = "arn:aws:iam::*:role/iamwarden-scheduler-*"
 	DefaultDeadLetterQueueARN = "arn:aws:sqs:*:*:iamwarden-*"
 	DefaultLogGroupARN        = "arn:aws:logs:*:*:log-group:/aws/lambda/iamwarden-*"
+	DefaultMemberRoleName     = "iamwarden-audit"
+	DefaultEnforceRoleName    = "iamwarden-enforce"
+	DefaultAccountQueueARN    = "arn:aws:sqs:*:*:iamwarden-*"
 )
 
 func (o PermissionOptions) withDefaults() PermissionOptions {
@@ -193,6 +215,19 @@ func (o PermissionOptions) withDefaults() PermissionOptions {
 	}
 	if o.LogGroupARN == "" {
 		o.LogGroupARN = DefaultLogGroupARN
+	}
+	if o.Organization != nil {
+		org := *o.Organization
+		if org.MemberRoleName == "" {
+			org.MemberRoleName = DefaultMemberRoleName
+		}
+		if org.EnforceRoleName == "" {
+			org.EnforceRoleName = DefaultEnforceRoleName
+		}
+		if org.AccountQueueARN == "" {
+			org.AccountQueueARN = DefaultAccountQueueARN
+		}
+		o.Organization = &org
 	}
 	return o
 }
@@ -353,8 +388,77 @@ func IamwardenLambda(opts PermissionOptions, enforce bool) policy.Document {
 		policy.Statement{Sid: "IamwardenDeadLetter", Effect: policy.EffectAllow, Action: strs(DeadLetterActions...), Resource: strs(opts.DeadLetterQueueARN)},
 		policy.Statement{Sid: "IamwardenLogs", Effect: policy.EffectAllow, Action: strs(LogActions...), Resource: strs(opts.LogGroupARN + ":*")},
 	)
+	if org := opts.Organization; org != nil {
+		role := org.MemberRoleName
+		if enforce {
+			role = org.EnforceRoleName
+		}
+		st = append(st,
+			policy.Statement{Sid: "IamwardenOrganizationAccounts", Effect: policy.EffectAllow, Action: strs(OrganizationListActions...), Resource: strs("*")},
+			policy.Statement{Sid: "IamwardenAssumeMemberRole", Effect: policy.EffectAllow, Action: strs(AssumeMemberRoleActions...), Resource: strs(memberRoleARN(role))},
+			policy.Statement{Sid: "IamwardenAccountQueue", Effect: policy.EffectAllow, Action: strs(AccountQueueActions...), Resource: strs(org.AccountQueueARN)},
+		)
+	}
+	if opts.SecurityHub {
+		st = append(st, securityHubStatement())
+	}
 	if enforce {
-		st = append(st, policy.Statement{Sid: "IamwardenEnforce", Effect: policy.EffectAllow, Action: strs(UserChangeActions...), Resource: strs(anyUser)})
+		st = append(st, enforceStatement())
+	}
+	return policy.Document{Version: policy.Version2012, Statement: st}
+}
+
+func enforceStatement() policy.Statement {
+	return policy.Statement{Sid: "IamwardenEnforce", Effect: policy.EffectAllow, Action: strs(UserChangeActions...), Resource: strs(anyUser)}
+}
+
+// OrganizationListActions list the organization's accounts and OUs (the hub's sweep, the
+// selection by OU), and describe one account. ListAccounts has no resource-level permissions.
+var OrganizationListActions = []string{
+	"organizations:ListAccounts",
+	"organizations:ListAccountsForParent",
+	"organizations:ListOrganizationalUnitsForParent",
+	"organizations:DescribeAccount",
+}
+
+// AssumeMemberRoleActions enter a member account through its iamwarden role.
+var AssumeMemberRoleActions = []string{"sts:AssumeRole"}
+
+// AccountQueueActions send the per-account work of a sweep to the account queue and consume it
+// (the event source mapping polls with the function's role).
+var AccountQueueActions = []string{
+	"sqs:SendMessage",
+	"sqs:ReceiveMessage",
+	"sqs:DeleteMessage",
+	"sqs:GetQueueAttributes",
+	"sqs:ChangeMessageVisibility",
+}
+
+// SecurityHubActions import iamwarden's findings into Security Hub.
+var SecurityHubActions = []string{"securityhub:BatchImportFindings"}
+
+// memberRoleARN is the role of that name in every account: the hub assumes it in each member.
+func memberRoleARN(name string) string { return "arn:aws:iam::*:role/" + name }
+
+// securityHubStatement is on "*": with the default product ARN, Security Hub takes only findings
+// whose AwsAccountId is the caller's own account, so the resource cannot widen what the role may
+// import.
+func securityHubStatement() policy.Statement {
+	return policy.Statement{Sid: "IamwardenSecurityHub", Effect: policy.EffectAllow, Action: strs(SecurityHubActions...), Resource: strs("*")}
+}
+
+// IamwardenMember is the policy of the role the organization's hub assumes in a member account:
+// the scan's (including the exemption list in that account), the live re-read of a user and the
+// import of the account's findings into its Security Hub (findings are imported by their own
+// account); with enforce, also the user changes, as the last statement.
+func IamwardenMember(opts PermissionOptions, enforce bool) policy.Document {
+	opts = opts.withDefaults()
+	st := append(scanStatements(opts),
+		policy.Statement{Sid: "IamwardenReadUsers", Effect: policy.EffectAllow, Action: strs(UserReadActions...), Resource: strs(anyUser)},
+		securityHubStatement(),
+	)
+	if enforce {
+		st = append(st, enforceStatement())
 	}
 	return policy.Document{Version: policy.Version2012, Statement: st}
 }
