@@ -178,7 +178,7 @@ func TestScanBadInput(t *testing.T) {
 	}{
 		{"missing directory", []string{"scan", "--from", filepath.Join(broken, "nope")}, []string{"no such file or directory", "try: see docs/export.md"}},
 		{"truncated JSON", []string{"scan", "--from", broken}, []string{"authorization-details.json:"}},
-		{"bad output format", []string{"scan", "--from", demo, "-o", "yaml"}, []string{`scan prints table, json, csv or ocsf, not "yaml"`, "try: --output table|json|csv|ocsf"}},
+		{"bad output format", []string{"scan", "--from", demo, "-o", "yaml"}, []string{`scan prints table, json, csv, ocsf or asff, not "yaml"`, "try: --output table|json|csv|ocsf|asff"}},
 		{"bad as-of", []string{"scan", "--from", demo, "--as-of", "tomorrow"}, []string{`invalid time "tomorrow"`}},
 		{"bad grace", []string{"scan", "--from", demo, "--grace", "soon"}, []string{"--grace"}},
 		{"unknown flag", []string{"scan", "--frm", demo}, []string{"unknown flag: --frm"}},

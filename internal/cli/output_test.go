@@ -105,7 +105,7 @@ func TestOutputRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"scan", "--from", demo, "-o", "sarif"}, `scan prints table, json, csv or ocsf, not "sarif"`},
+		{[]string{"scan", "--from", demo, "-o", "sarif"}, `scan prints table, json, csv, ocsf or asff, not "sarif"`},
 		{[]string{"rules", "-o", "yaml"}, `rules prints table, json or csv, not "yaml"`},
 		{[]string{"export", t.TempDir(), "-o", "json"}, `export prints table only, not "json"`},
 		{[]string{"enforce", "-o", "csv"}, `enforce prints table or json, not "csv"`},
@@ -252,7 +252,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"scan", "--skip-rule", "root-"}, []string{"root-mfa-missing", "root-hardware-mfa-missing", "root-access-key", "root-recently-used"}},
 		{[]string{"policy", "render", ""}, []string{"enforce-mfa", "enforce-mfa-group", "enforce-mfa-scp", "iamwarden-scan", "iamwarden-enforce", "iamwarden-lambda-report", "iamwarden-lambda-enforce", "iamwarden-member-audit", "iamwarden-member-enforce"}},
 		{[]string{"policy", "render", "enforce-mfa", "--format", ""}, []string{"json", "terraform", "cloudformation"}},
-		{[]string{"scan", "-o", ""}, []string{"table", "json", "csv", "ocsf"}},
+		{[]string{"scan", "-o", ""}, []string{"table", "json", "csv", "ocsf", "asff"}},
 		{[]string{"journal", "list", "--output", ""}, []string{"table", "json"}},
 		{[]string{"policy", "lint", "-o", ""}, []string{"text", "json", "sarif"}},
 		{[]string{"export", "-o", ""}, []string{"table"}},

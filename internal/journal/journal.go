@@ -262,9 +262,13 @@ const ReservedPrefix = "DEDUPE#"
 // LeasePrefix starts no ActionID either: stores may key lease items with it.
 const LeasePrefix = "LEASE#"
 
+// SecurityHubPrefix keys the Security Hub import state kept in a DynamoDB journal's table
+// (internal/securityhub); no ActionID starts with it either.
+const SecurityHubPrefix = "SECURITYHUB#"
+
 // Reserved reports whether id starts with a prefix stores keep for themselves.
 func Reserved(id string) bool {
-	return strings.HasPrefix(id, ReservedPrefix) || strings.HasPrefix(id, LeasePrefix)
+	return strings.HasPrefix(id, ReservedPrefix) || strings.HasPrefix(id, LeasePrefix) || strings.HasPrefix(id, SecurityHubPrefix)
 }
 
 // maxField bounds every string field, well below DynamoDB's 400 KB item limit.

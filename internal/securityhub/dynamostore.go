@@ -12,6 +12,8 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/iamwarden/iamwarden/internal/journal"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -53,7 +55,7 @@ type DynamoStore struct {
 var _ StateStore = (*DynamoStore)(nil)
 
 // KeyPrefix starts the ActionID of every item the DynamoStore writes.
-const KeyPrefix = "SECURITYHUB#"
+const KeyPrefix = journal.SecurityHubPrefix
 
 // ChunkBytes is the most state bytes (gzipped) one item holds, below DynamoDB's 400 KB.
 const ChunkBytes = 350_000

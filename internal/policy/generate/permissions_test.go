@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -48,6 +49,7 @@ var services = []struct {
 	{"github.com/aws/aws-sdk-go-v2/service/organizations", "organizations", &organizations.Client{}},
 	{"github.com/aws/aws-sdk-go-v2/service/scheduler", "scheduler", &scheduler.Client{}},
 	{"github.com/aws/aws-sdk-go-v2/service/configservice", "config", &configservice.Client{}},
+	{"github.com/aws/aws-sdk-go-v2/service/securityhub", "securityhub", &securityhub.Client{}},
 	{"github.com/aws/aws-sdk-go-v2/service/sqs", "sqs", &sqs.Client{}},
 }
 
@@ -601,10 +603,9 @@ func TestOrganizationPolicies(t *testing.T) {
 }
 
 // organizationPackages are the packages of the organization mode whose AWS calls the hub's
-// role must allow (TestHubCallsAreAllowed). The organization listing and fan-out (internal/org)
-// and the Security Hub import (internal/securityhub) are added here when they land; the latter
-// also needs its SDK package in services.
-var organizationPackages = []string{}
+// role must allow (TestHubCallsAreAllowed): the organization listing and fan-out, and the
+// Security Hub import.
+var organizationPackages = []string{"internal/org", "internal/securityhub"}
 
 // TestHubCallsAreAllowed checks the direct AWS calls of the function's packages, and of the
 // organization packages, against the hub's enforce-mode role with Security Hub on. Calls made

@@ -340,7 +340,7 @@ func journalStatement(opts PermissionOptions) policy.Statement {
 
 func journalReleaseStatement(opts PermissionOptions) policy.Statement {
 	return policy.Statement{Sid: "IamwardenJournalRelease", Effect: policy.EffectAllow, Action: strs(JournalDeleteActions...), Resource: strs(tableARN(opts)),
-		Condition: policy.Condition{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {journal.LeasePrefix + "*", journal.ReservedPrefix + "*"}}}}
+		Condition: policy.Condition{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {journal.LeasePrefix + "*", journal.ReservedPrefix + "*", journal.SecurityHubPrefix + "*"}}}}
 }
 
 // ScheduleActions manage the function's one-shot deadline schedules.
