@@ -13,16 +13,20 @@ func (inv *invocation) deadline(ctx context.Context, d *DeadlineInvocation) (*Re
 	if err != nil {
 		return r, err
 	}
-	if d.AccountID != account {
+	w, ok, err := inv.forAccount(ctx, account, d.AccountID)
+	if err != nil {
+		return r, err
+	}
+	if !ok {
 		r.Ignored = fmt.Sprintf("the deadline is for account %s; this function acts on account %s", d.AccountID, account)
 		inv.log.Warn("deadline ignored", "why", r.Ignored)
 		return r, nil
 	}
-	j, err := inv.warden.JudgeUser(ctx, d.UserName, d.UserID)
+	j, err := w.JudgeUser(ctx, d.UserName, d.UserID)
 	if err != nil {
 		return r, err
 	}
-	if err := inv.settle(ctx, j, r); err != nil {
+	if err := inv.settle(ctx, w, j, r); err != nil {
 		return r, err
 	}
 	if j.Gone || j.Replaced {

@@ -19,9 +19,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/configservice"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/journal/dynamo"
+	"github.com/iamwarden/iamwarden/internal/org"
+	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/securityhub"
 	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
@@ -63,6 +67,20 @@ type Response struct {
 	// Evaluations is how many AWS Config evaluations were sent.
 	Evaluations int  `json:"evaluations,omitempty"`
 	Partial     bool `json:"partial,omitempty"`
+	// Account is the account a one-account invocation was about, when not the function's own.
+	Account string `json:"account,omitempty"`
+	// Accounts counts the accounts an organization sweep fanned out to.
+	Accounts int `json:"accounts,omitempty"`
+	// SecurityHub says what the Security Hub import did.
+	SecurityHub *report.SecurityHubImport `json:"security_hub,omitempty"`
+	// BatchItemFailures names the SQS messages to deliver again: the event source mapping
+	// reads it (ReportBatchItemFailures).
+	BatchItemFailures []BatchItemFailure `json:"batchItemFailures,omitempty"`
+}
+
+// BatchItemFailure is one SQS message of a batch that failed.
+type BatchItemFailure struct {
+	ItemIdentifier string `json:"itemIdentifier"`
 }
 
 // Invoke handles one invocation. An unknown or unusable event is logged and acknowledged, so
@@ -95,8 +113,10 @@ func (h *Handler) Invoke(ctx context.Context, payload json.RawMessage) (*Respons
 		resp, err = inv.sweep(ctx)
 	case KindConfigRule:
 		resp, err = inv.configRule(ctx, ev.ConfigRule)
-	default:
-		resp = &Response{Ignored: fmt.Sprintf("a %s event needs organization mode, which this version does not run", ev.Kind)}
+	case KindAccount:
+		resp, err = inv.accountWork(ctx, ev.Account)
+	case KindSQS:
+		resp, err = inv.batch(ctx, ev.SQS)
 	}
 	if resp != nil {
 		resp.Event, resp.Mode = ev.Kind, inv.settings.Mode
@@ -135,6 +155,10 @@ type invocation struct {
 	log       *slog.Logger
 	now       func() time.Time
 	journal   journal.Journal
+	// org reaches the organization's accounts when the function is its hub; nil otherwise.
+	org         *warden.Organization
+	sqs         *sqs.Client
+	securityHub securityhub.StateStore
 }
 
 func (h *Handler) invocation(ctx context.Context, log *slog.Logger) (*invocation, error) {
@@ -169,6 +193,21 @@ func (h *Handler) invocation(ctx context.Context, log *slog.Logger) (*invocation
 		w.Journal = j
 	}
 	inv.warden = w
+	if s.SecurityHub {
+		if inv.securityHub, err = securityhub.NewDynamoStore(dynamodb.NewFromConfig(h.AWS), s.Journal); err != nil {
+			return nil, err
+		}
+	}
+	if o := s.Organization; o != nil {
+		caller, err := w.Caller(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("who am I (sts:GetCallerIdentity): %w", err)
+		}
+		inv.sqs = sqs.NewFromConfig(h.AWS)
+		inv.org = &warden.Organization{Base: h.AWS, Settings: s.Warden, Journal: w.Journal, Now: now, Log: log,
+			Roles: &org.Roles{Base: h.AWS, RoleName: o.RoleName, ExternalID: o.ExternalID, SessionName: "iamwarden-hub",
+				CallerAccount: accountOf(caller)}}
+	}
 	return inv, nil
 }
 

@@ -28,8 +28,12 @@ func (inv *invocation) cloudTrail(ctx context.Context, e *CloudTrailEvent) (*Res
 	if err != nil {
 		return r, err
 	}
-	if got := e.accountID(); got != account {
-		r.Ignored = fmt.Sprintf("the event is from account %s; this function acts on account %s", got, account)
+	w, ok, err := inv.forAccount(ctx, account, e.accountID())
+	if err != nil {
+		return r, err
+	}
+	if !ok {
+		r.Ignored = fmt.Sprintf("the event is from account %s; this function acts on account %s", e.accountID(), account)
 		log.Warn("event ignored", "why", r.Ignored)
 		return r, nil
 	}
@@ -38,24 +42,24 @@ func (inv *invocation) cloudTrail(ctx context.Context, e *CloudTrailEvent) (*Res
 		log.Info("event ignored", "why", r.Ignored)
 		return r, nil
 	}
-	j, err := inv.warden.JudgeUser(ctx, e.UserName, "")
+	j, err := w.JudgeUser(ctx, e.UserName, "")
 	if err != nil {
 		return r, err
 	}
 	if e.EventName == EventDeactivateMFADevice && consoleViolation(j) {
 		// The user just removed their last MFA device: with mfa_removed_grace they get that long
 		// from the removal to register another, recorded for every later judgment.
-		granted, err := inv.warden.GrantMFARemovedGrace(ctx, j.UserName, j.UserID, e.EventTime)
+		granted, err := w.GrantMFARemovedGrace(ctx, j.UserName, j.UserID, e.EventTime)
 		if err != nil {
 			return r, err
 		}
 		if granted {
-			if j, err = inv.warden.JudgeUser(ctx, e.UserName, j.UserID); err != nil {
+			if j, err = w.JudgeUser(ctx, e.UserName, j.UserID); err != nil {
 				return r, err
 			}
 		}
 	}
-	return r, inv.settle(ctx, j, r)
+	return r, inv.settle(ctx, w, j, r)
 }
 
 // consoleViolation reports whether the user has a console password, no MFA device, and no grace

@@ -66,6 +66,20 @@ type Settings struct {
 	Warden   *warden.Settings
 	Journal  string // DynamoDB table; "" when none
 	Schedule Scheduling
+	// Organization is set when the function is the organization's hub.
+	Organization *Organization
+	// SecurityHub imports each audited account's findings into its Security Hub.
+	SecurityHub bool
+}
+
+// Organization is how the hub reaches the organization's accounts.
+type Organization struct {
+	// QueueURL is the SQS queue an organization sweep fans out to, one message per account.
+	QueueURL string
+	// RoleName is the member role of the mode: the audit role in report mode, the enforce role
+	// in enforce mode.
+	RoleName   string
+	ExternalID string
 }
 
 // Scheduling names where one-shot deadline schedules go; zero when not configured.
@@ -135,11 +149,51 @@ func LoadSettings(ctx context.Context, getenv func(string) string, params Parame
 	if s.Warden, err = warden.Resolve(cfg, source, o); err != nil {
 		return nil, settingsError("%v", err)
 	}
+	if s.SecurityHub, err = flag(getenv, EnvSecurityHub); err != nil {
+		return nil, err
+	}
+	if s.SecurityHub && s.Journal == "" {
+		return nil, settingsError("%s=true needs %s: it remembers each account's last import there", EnvSecurityHub, EnvJournalTable)
+	}
+	orgMode, err := flag(getenv, EnvOrganization)
+	if err != nil {
+		return nil, err
+	}
+	if orgMode {
+		o := &Organization{QueueURL: getenv(EnvAccountQueueURL), ExternalID: getenv(EnvExternalID), RoleName: getenv(EnvMemberRoleName)}
+		if o.RoleName == "" {
+			o.RoleName = "iamwarden-audit"
+		}
+		if s.Mode == ModeEnforce {
+			if o.RoleName = getenv(EnvEnforceRoleName); o.RoleName == "" {
+				o.RoleName = "iamwarden-enforce"
+			}
+		}
+		switch {
+		case o.QueueURL == "":
+			return nil, settingsError("%s=true needs %s: the organization sweep fans out to it", EnvOrganization, EnvAccountQueueURL)
+		case o.ExternalID == "":
+			return nil, settingsError("%s=true needs %s: the member roles require it", EnvOrganization, EnvExternalID)
+		}
+		s.Organization = o
+	}
 	s.Schedule = Scheduling{Group: getenv(EnvScheduleGroup), RoleARN: getenv(EnvSchedulerRoleARN), DeadLetterARN: getenv(EnvScheduleDLQARN)}
 	if (s.Schedule.Group == "") != (s.Schedule.RoleARN == "") {
 		return nil, settingsError("%s and %s go together: set both to schedule deadlines, or neither", EnvScheduleGroup, EnvSchedulerRoleARN)
 	}
 	return s, nil
+}
+
+// flag reads a true/false setting; empty is false.
+func flag(getenv func(string) string, name string) (bool, error) {
+	switch v := strings.TrimSpace(getenv(name)); strings.ToLower(v) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, settingsError("%s=%q: want true or false", name, v)
+	}
 }
 
 // ParameterAPI reads the configuration parameter.

@@ -21,7 +21,7 @@ func accountOf(arn string) string { return awsapi.ARNAccount(arn) }
 // settle brings one judged user to where the settings want it: a user in a console grace
 // period is told (once) and gets a deadline schedule; a user out of it has none; in enforce
 // mode a violation is remediated now, through the executor's guards and journal.
-func (inv *invocation) settle(ctx context.Context, j *warden.Judgment, r *Response) error {
+func (inv *invocation) settle(ctx context.Context, w *warden.Warden, j *warden.Judgment, r *Response) error {
 	r.User = j.UserName
 	if j.Gone {
 		r.Notes = append(r.Notes, "the user no longer exists")
@@ -48,18 +48,18 @@ func (inv *invocation) settle(ctx context.Context, j *warden.Judgment, r *Respon
 		r.Schedule = what
 	}
 	if inv.settings.Mode == ModeEnforce && plan.Changes() > 0 {
-		res, err := inv.warden.EnforceUser(ctx, j.UserName, j.UserID, warden.EnforceOptions{Apply: true, LockTimeout: oneUserLockTimeout})
+		res, err := w.EnforceUser(ctx, j.UserName, j.UserID, warden.EnforceOptions{Apply: true, LockTimeout: oneUserLockTimeout})
 		if res != nil && res.Outcome != nil {
 			r.count(res.Outcome)
 		}
 		return err
 	}
-	return inv.warn(ctx, plan, r)
+	return inv.warn(ctx, w, plan, r)
 }
 
 // warn sends the plan's grace-period warnings; without a journal to deduplicate them none are
 // sent (every event and sweep would repeat them) and the response says so.
-func (inv *invocation) warn(ctx context.Context, plan remediate.Plan, r *Response) error {
+func (inv *invocation) warn(ctx context.Context, w *warden.Warden, plan remediate.Plan, r *Response) error {
 	if len(plan.Pending) == 0 {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (inv *invocation) warn(ctx context.Context, plan remediate.Plan, r *Respons
 		r.Notes = append(r.Notes, "grace-period warnings not sent: they are deduplicated in the journal and "+EnvJournalTable+" is not set")
 		return nil
 	}
-	ws, err := inv.warden.Warn(ctx, plan)
+	ws, err := w.Warn(ctx, plan)
 	r.Warnings += sent(ws)
 	return err
 }

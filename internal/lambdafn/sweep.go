@@ -2,7 +2,9 @@ package lambdafn
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
@@ -13,16 +15,25 @@ import (
 // a user created before the deployment, an event dropped — is found; it also schedules the
 // exact deadline of every user in a console grace period.
 func (inv *invocation) sweep(ctx context.Context) (*Response, error) {
+	if inv.org != nil {
+		return inv.fanOut(ctx)
+	}
+	return inv.sweepAccount(ctx, inv.warden)
+}
+
+// sweepAccount is one account's sweep: the unit of work of an organization sweep too.
+func (inv *invocation) sweepAccount(ctx context.Context, w *warden.Warden) (*Response, error) {
 	r := &Response{}
+	var snap *inventory.Snapshot
 	var (
 		res *report.Result
 		err error
 	)
 	if inv.settings.Mode == ModeEnforce {
 		var out *warden.EnforceResult
-		out, err = inv.warden.Enforce(ctx, warden.EnforceOptions{Apply: true})
+		out, err = w.Enforce(ctx, warden.EnforceOptions{Apply: true})
 		if out != nil {
-			res = out.Scan
+			res, snap = out.Scan, out.Snapshot
 			r.Planned = out.Plan.Changes()
 			if out.Outcome != nil {
 				r.count(out.Outcome)
@@ -35,12 +46,12 @@ func (inv *invocation) sweep(ctx context.Context) (*Response, error) {
 			return r, nil
 		}
 	} else {
-		if res, err = inv.warden.Audit(ctx, warden.AuditOptions{}); err == nil {
+		if res, snap, err = w.AuditSnapshot(ctx, warden.AuditOptions{}); err == nil {
 			plan := remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, inv.settings.Warden.Remediations)
 			r.Planned = plan.Changes()
-			if err = inv.warn(ctx, plan, r); err == nil && inv.journal != nil {
+			if err = inv.warn(ctx, w, plan, r); err == nil && inv.journal != nil {
 				var sent bool
-				if sent, err = inv.warden.ReportPlan(ctx, plan); sent {
+				if sent, err = w.ReportPlan(ctx, plan); sent {
 					r.Notes = append(r.Notes, "the plan changed since the last report: its summary was sent")
 				}
 			}
@@ -60,6 +71,18 @@ func (inv *invocation) sweep(ctx context.Context) (*Response, error) {
 		}
 		if _, err := inv.ensureDeadline(ctx, res.AccountID, f); err != nil {
 			return r, err
+		}
+	}
+	if inv.settings.SecurityHub {
+		rep, err := w.ImportToSecurityHub(ctx, res, snap, inv.securityHub)
+		r.SecurityHub = &report.SecurityHubImport{Imported: rep.Imported, Created: rep.Created, Updated: rep.Updated,
+			Resolved: rep.Resolved, Failed: len(rep.Failed)}
+		if err != nil {
+			return r, fmt.Errorf("security hub: %w", err)
+		}
+		if len(rep.Failed) > 0 {
+			r.Partial = true
+			r.Notes = append(r.Notes, fmt.Sprintf("security hub: %d findings not imported", len(rep.Failed)))
 		}
 	}
 	return r, nil

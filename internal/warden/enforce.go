@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/iamwarden/iamwarden/internal/exempt"
+	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/notify"
 	"github.com/iamwarden/iamwarden/internal/remediate"
@@ -32,6 +33,8 @@ type EnforceOptions struct {
 type EnforceResult struct {
 	// Scan is the audit the plan was built from; nil for a one-user run.
 	Scan *report.Result
+	// Snapshot is what Scan judged; nil for a one-user run.
+	Snapshot *inventory.Snapshot `json:"-"`
 	// Judgment is the one user judged by EnforceUser; nil for an account run.
 	Judgment *Judgment
 	Plan     remediate.Plan
@@ -55,12 +58,12 @@ func (w *Warden) Enforce(ctx context.Context, o EnforceOptions) (*EnforceResult,
 	if err != nil {
 		return nil, err
 	}
-	res, err := w.Audit(ctx, AuditOptions{Concurrency: o.Concurrency, Progress: o.Progress, exempter: exempter})
+	res, snap, err := w.audit(ctx, AuditOptions{Concurrency: o.Concurrency, Progress: o.Progress, exempter: exempter})
 	if err != nil {
 		return nil, err
 	}
 	plan := remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, w.Settings.Remediations)
-	out := &EnforceResult{Scan: res, Plan: plan}
+	out := &EnforceResult{Scan: res, Snapshot: snap, Plan: plan}
 	caller, err := w.Caller(ctx)
 	if err != nil {
 		return out, err
