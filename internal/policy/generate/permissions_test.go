@@ -239,6 +239,13 @@ func callsIn(t *testing.T, dir string) map[string]string {
 			found[transactItemActions[k]] = where + " (TransactWriteItems " + k + ")"
 		}
 	}
+	// SQS's batch calls are authorised by the action of one message.
+	for batch, action := range map[string]string{"sqs:SendMessageBatch": "sqs:SendMessage", "sqs:DeleteMessageBatch": "sqs:DeleteMessage"} {
+		if where, ok := found[batch]; ok {
+			delete(found, batch)
+			found[action] = where + " (" + batch + ")"
+		}
+	}
 	return found
 }
 
