@@ -3,6 +3,9 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +220,54 @@ func TestExportOrganization(t *testing.T) {
 	_, out, _ = run(t, cli.Env{}, "scan", "--from", dir+"/"+s.prod, "-o", "json")
 	if r := decode(t, out); r.AccountID != s.prod || !hasFinding(&r, "console-mfa-missing", "alice") {
 		t.Errorf("offline scan of prod's export: account %s, findings %d", r.AccountID, len(r.Findings))
+	}
+}
+
+// On a terminal, enforce --org --apply asks for the number of accounts that would change.
+func TestEnforceOrganizationTypedConfirmation(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("IAMWARDEN_REQUIRE_MOTO") != "" {
+			t.Fatal("script(1) (Debian package bsdutils) is needed to give the CLI a terminal")
+		}
+		t.Skip("script(1) is not installed")
+	}
+	s := newFleetScenario(t)
+	ctx := context.Background()
+	bin := filepath.Join(t.TempDir(), "iamwarden")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/iamwarden").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	base, _ := s.base(ctx, "", "")
+	creds, err := base.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "journal.db")
+	apply := func(typed string) (int, string) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "script", "-q", "-e", "-c", bin+" enforce --org --apply --external-id "+externalID+
+			" --accounts "+s.prod+","+s.sandbox+" --output json --journal "+db, "/dev/null")
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+s.mgmt.Endpoint, "AWS_REGION=us-east-1",
+			"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+			"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PROFILE=")
+		cmd.Stdin = strings.NewReader(typed + "\n")
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	hasConsole := func(account, user string) bool {
+		c := iam.NewFromConfig(s.mgmt.Account(account).Config(ctx))
+		_, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: aws.String(user)})
+		return err == nil
+	}
+	code, out := apply("1")
+	if code != 2 || !strings.Contains(out, "2 changes in 2 accounts") || !strings.Contains(out, "did not match") {
+		t.Fatalf("wrong number typed: exit %d\n%s", code, out)
+	}
+	if !hasConsole(s.prod, "alice") || !hasConsole(s.sandbox, "bob") {
+		t.Fatal("the organization changed without confirmation")
+	}
+	if code, out = apply("2"); code != 0 || hasConsole(s.prod, "alice") || hasConsole(s.sandbox, "bob") {
+		t.Fatalf("number typed: exit %d\n%s", code, out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,8 @@ func (o *Organization) Account(ctx context.Context, accountID string) (*Warden, 
 	if err != nil {
 		return nil, err
 	}
+	// Throttling the SDK's retries absorbed still slows the fan-out down.
+	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), org.ThrottleReporter)
 	c := Connect(cfg)
 	c.Org = organizations.NewFromConfig(o.Base)
 	c.SNS = sns.NewFromConfig(o.Base)
