@@ -3,68 +3,40 @@ package org
 import (
 	"fmt"
 	"io"
-	"sync"
 	"time"
+
+	"github.com/iamwarden/iamwarden/internal/progress"
 )
 
 // Defaults of ProgressWriter.
 const (
-	// ProgressAfter is how long a run lasts before progress is drawn: short runs stay quiet.
-	ProgressAfter = 2 * time.Second
-	// ProgressEvery bounds how often the line is redrawn.
-	ProgressEvery = 250 * time.Millisecond
+	ProgressAfter = progress.After
+	ProgressEvery = progress.Every
 )
 
 // ProgressWriter draws a fan-out's progress as one line of a terminal, rewritten in place,
 // once the run has lasted ProgressAfter: "accounts 37/200, 2 failed, about 1m20s left". Given
 // anything but a terminal it writes nothing, so logs and pipes never see it. Its Update is a
 // Fanout.Progress.
-type ProgressWriter struct {
-	w        io.Writer
-	terminal bool
-	now      func() time.Time
-	start    time.Time
-
-	mu    sync.Mutex
-	last  time.Time
-	drawn bool
-}
+type ProgressWriter struct{ *progress.Line }
 
 // NewProgressWriter starts the run's clock; terminal says whether w is one.
 func NewProgressWriter(w io.Writer, terminal bool, now func() time.Time) *ProgressWriter {
-	return &ProgressWriter{w: w, terminal: terminal, now: now, start: now()}
+	return &ProgressWriter{progress.NewLine(w, terminal, now)}
 }
 
-// Update shows p.
+// Update shows pr.
 func (p *ProgressWriter) Update(pr Progress) {
-	if !p.terminal {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t := p.now()
-	if t.Sub(p.start) < ProgressAfter || (p.drawn && pr.Done < pr.Total && t.Sub(p.last) < ProgressEvery) {
-		return
-	}
-	p.last, p.drawn = t, true
-	line := fmt.Sprintf("accounts %d/%d", pr.Done, pr.Total)
-	if pr.Failed > 0 {
-		line += fmt.Sprintf(", %d failed", pr.Failed)
-	}
-	if pr.Done > 0 && pr.Done < pr.Total {
-		line += ", about " + roughly(pr.Remaining) + " left"
-	}
-	fmt.Fprint(p.w, "\r\x1b[K"+line)
-}
-
-// Finish clears the line, if one was drawn.
-func (p *ProgressWriter) Finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.drawn {
-		fmt.Fprint(p.w, "\r\x1b[K")
-		p.drawn = false
-	}
+	p.Draw(pr.Done >= pr.Total, func() string {
+		line := fmt.Sprintf("accounts %d/%d", pr.Done, pr.Total)
+		if pr.Failed > 0 {
+			line += fmt.Sprintf(", %d failed", pr.Failed)
+		}
+		if pr.Done > 0 && pr.Done < pr.Total {
+			line += ", about " + roughly(pr.Remaining) + " left"
+		}
+		return line
+	})
 }
 
 // roughly formats an estimate: seconds under a minute, tens of seconds under ten minutes,
