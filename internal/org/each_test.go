@@ -261,7 +261,10 @@ func TestEachThrottlingLowersConcurrency(t *testing.T) {
 		}
 		return err
 	}
-	f := org.Fanout{Concurrency: 4, Cooldown: 30 * time.Second, Now: clock.now, Limit: func(l int) {
+	// Progress follows each account's end, once the fan-out has taken it into account: the
+	// test waits for it before moving the clock or releasing the next account.
+	processed := make(chan struct{}, len(accounts))
+	f := org.Fanout{Concurrency: 4, Cooldown: 30 * time.Second, Now: clock.now, Progress: func(org.Progress) { processed <- struct{}{} }, Limit: func(l int) {
 		mu.Lock()
 		limits = append(limits, l)
 		changes++
@@ -283,20 +286,24 @@ func TestEachThrottlingLowersConcurrency(t *testing.T) {
 		}
 	}
 
+	finish := func(i int, err error) {
+		release[id(i)] <- err
+		<-processed
+	}
 	expectStarts(0, 1, 2, 3)
-	release[id(0)] <- throttled // limit 4 -> 2; 3 running
-	release[id(1)] <- throttled // within the cooldown: still 2; 2 running
-	release[id(2)] <- nil       // 1 running: one more starts
+	finish(0, throttled) // limit 4 -> 2; 3 running
+	finish(1, throttled) // within the cooldown: still 2; 2 running
+	finish(2, nil)       // 1 running: one more starts
 	expectStarts(4)
 	clock.advance(30 * time.Second)
-	release[id(3)] <- nil // a cooldown without throttling: 2 -> 3; 1 running: two more start
+	finish(3, nil) // a cooldown without throttling: 2 -> 3; 1 running: two more start
 	expectStarts(5, 6)
-	release[id(4)] <- errReport // a cooldown after the last cut: 3 -> 1
-	release[id(5)] <- nil
-	release[id(6)] <- nil
+	finish(4, errReport) // a cooldown after the last cut: 3 -> 1
+	finish(5, nil)
+	finish(6, nil)
 	for i := 7; i < len(accounts); i++ { // one at a time, the clock standing still
 		expectStarts(i)
-		release[id(i)] <- nil
+		finish(i, nil)
 	}
 	failures := <-out
 	if !slices.Equal(limits, []int{2, 3, 1}) {
