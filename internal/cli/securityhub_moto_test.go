@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	sdk "github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
@@ -59,9 +61,24 @@ func TestScanSecurityHubArchivesWhatWasFixed(t *testing.T) {
 		t.Fatalf("alice's finding %s after the first import: %+v (present %v)", id, before.Compliance, ok)
 	}
 
-	// alice registers MFA; the next scan archives her finding as passed, keeping its creation.
+	// alice registers MFA and carol is exempted; the next scan archives both findings as passed,
+	// keeping their creation.
 	s.srv.EnableVirtualMFA(iam.NewFromConfig(s.cfg), "alice", "alice-phone")
-	if code, _, stderr = run(t, env, "scan", "--security-hub", "-o", "json", "--rule", "console-mfa-missing"); !strings.Contains(stderr, "1 archived as fixed") {
+	carol, err := iam.NewFromConfig(s.cfg).GetUser(ctx, &iam.GetUserInput{UserName: aws.String("carol")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carolID := "iamwarden/" + s.srv.AccountID + "/console-mfa-missing/" + aws.ToString(carol.User.UserId)
+	if _, ok := findingsIn(t, hub)[carolID]; !ok {
+		t.Fatalf("no finding %s for carol after the first import", carolID)
+	}
+	if _, err := iam.NewFromConfig(s.cfg).TagUser(ctx, &iam.TagUserInput{UserName: aws.String("carol"), Tags: []iamtypes.Tag{
+		{Key: aws.String("iamwarden:exempt-reason"), Value: aws.String("vendor account, INC-7")},
+		{Key: aws.String("iamwarden:exempt-until"), Value: aws.String(time.Now().AddDate(0, 1, 0).Format("2006-01-02"))},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr = run(t, env, "scan", "--security-hub", "-o", "json", "--rule", "console-mfa-missing"); !strings.Contains(stderr, "2 archived as fixed") {
 		t.Fatalf("second scan (exit %d): %s", code, stderr)
 	}
 	after := findingsIn(t, hub)[id]
@@ -69,6 +86,9 @@ func TestScanSecurityHubArchivesWhatWasFixed(t *testing.T) {
 		aws.ToString(after.CreatedAt) != aws.ToString(before.CreatedAt) || aws.ToString(after.UpdatedAt) <= aws.ToString(before.UpdatedAt) {
 		t.Errorf("after the fix: state %s, compliance %s, created %s (was %s), updated %s (was %s)", after.RecordState, after.Compliance.Status,
 			aws.ToString(after.CreatedAt), aws.ToString(before.CreatedAt), aws.ToString(after.UpdatedAt), aws.ToString(before.UpdatedAt))
+	}
+	if c := findingsIn(t, hub)[carolID]; c.RecordState != types.RecordStateArchived || c.Compliance.Status != types.ComplianceStatusPassed {
+		t.Errorf("carol exempted: state %s, compliance %s; want archived as passed", c.RecordState, c.Compliance.Status)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/rules"
 	"github.com/iamwarden/iamwarden/internal/securityhub"
 )
 
@@ -22,11 +23,18 @@ func ASFF(res *report.Result, snap *inventory.Snapshot, region string) []types.A
 }
 
 // ImportToSecurityHub imports an audit's findings into the account's own Security Hub and
-// archives, as passed, those of the previous import that are no longer reported (store keeps
-// what was imported). Security Hub takes a product's findings only from their own account: the
+// archives, as passed, those of the previous import that are no longer reported or are now
+// exempt (store keeps what was imported). Security Hub takes a product's findings only from their own account: the
 // clients must be the account's.
 func (w *Warden) ImportToSecurityHub(ctx context.Context, res *report.Result, snap *inventory.Snapshot, store securityhub.StateStore) (securityhub.SyncReport, error) {
-	fs := ASFF(res, snap, w.Clients.Config.Region)
+	// An exempted finding leaves Security Hub like a fixed one: archived as passed. ASFF output
+	// still carries it, with its state.
+	var fs []types.AwsSecurityFinding
+	for _, f := range ASFF(res, snap, w.Clients.Config.Region) {
+		if f.ProductFields[securityhub.FieldState] != string(rules.StateExempt) {
+			fs = append(fs, f)
+		}
+	}
 	now := time.Now
 	if w.Now != nil {
 		now = w.Now
