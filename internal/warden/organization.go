@@ -36,6 +36,9 @@ type Organization struct {
 	SecurityHub securityhub.StateStore
 	Now         func() time.Time
 	Log         *slog.Logger
+
+	readsOnce sync.Once
+	reads     *orgReads
 }
 
 // Account returns the use cases of one account of the organization.
@@ -47,7 +50,8 @@ func (o *Organization) Account(ctx context.Context, accountID string) (*Warden, 
 	// Throttling the SDK's retries absorbed still slows the fan-out down.
 	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), org.ThrottleReporter)
 	c := Connect(cfg)
-	c.Org = organizations.NewFromConfig(o.Base)
+	o.readsOnce.Do(func() { o.reads = newOrgReads(organizations.NewFromConfig(o.Base)) })
+	c.Org = o.reads
 	c.SNS = sns.NewFromConfig(o.Base)
 	log := o.Log
 	if log == nil {
