@@ -13,11 +13,10 @@
 #   request counted per account by a proxy (targets: calls per account within 1.1x of a
 #   one-account scan of a member plus its AssumeRole; peak RSS at 200 members within 1.5x of 50;
 #   wall time falling with concurrency until moto saturates, then within 10% of the best).
-#   One run on a 2-core machine: 30 calls for the one-account scan, 33.9 per account in the
-#   organization (31 a member's own, 3 more on the management account for its SCPs); wall
-#   242.1 s at 1 (0.8 accounts/s), 42.1 s at 4, 41.2 s at 8, 43.7 s at 16 (5.7x, 5.9x, 5.5x);
-#   39.7 s at 8 with Security Hub, 18,202 findings imported; peak RSS 36.5, 38.6, 44.1, 51.3
-#   MiB, 49.0 MiB with Security Hub, 43.3 MiB for 50 members at 8 (1.02x);
+#   One run on a 2-core machine: 30 calls for the one-account scan, 31 per member in the
+#   organization; wall 211.0 s at 1 (0.95 accounts/s), 39.5 s at 4, 40.6 s at 8, 43.1 s at 16
+#   (5.35x, 5.20x, 4.90x); 42.0 s at 8 with Security Hub, 18,202 findings imported; peak RSS
+#   38.0, 42.6, 46.0, 51.0 MiB, 50.9 MiB with Security Hub, 43.9 MiB for 50 members (1.05x);
 # - mfa-not-enforced over 10,000 users (target: under 2 s);
 # - the policy evaluator on one core (target: 1,000,000 decisions/s).
 set -euo pipefail
