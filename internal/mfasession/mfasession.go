@@ -146,7 +146,7 @@ func explainCaller(err error) error {
 	switch awsapi.ClassifyError(err) {
 	case awsapi.ExpiredCredentials, awsapi.InvalidCredentials:
 		return &Error{Err: fmt.Errorf("%w: %w", ErrExpiredOrInvalid, err),
-			Hint: "the access key is unknown, deactivated, deleted or its session expired: create a new access key (iam:CreateAccessKey is allowed without MFA) and configure it"}
+			Hint: "the access key is unknown, deactivated, deleted or its session expired: create a new access key (in the console, signed in with MFA, or by an administrator) and configure it"}
 	}
 	if h := awsapi.Hint(err); h != "" {
 		return &Error{Err: err, Hint: h}
