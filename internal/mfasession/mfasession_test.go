@@ -172,7 +172,7 @@ func TestSessionSendsTheRegisteredSerial(t *testing.T) {
 	c := clients(userARN, "AKIAEXAMPLEKEY123456", []string{phone, tablet}, func(in *sts.GetSessionTokenInput) (*sts.GetSessionTokenOutput, error) {
 		got = in
 		return &sts.GetSessionTokenOutput{Credentials: &ststypes.Credentials{AccessKeyId: aws.String("ASIAEXAMPLESESSION1"),
-			SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"), Expiration: aws.Time(expiry)}}, nil
+			SecretAccessKey: aws.String("very-secret"), SessionToken: aws.String("session-token"), Expiration: aws.Time(expiry)}}, nil
 	})
 	var prompted []mfasession.Device
 	creds, err := mfasession.Session(context.Background(), c, mfasession.SessionOptions{
@@ -186,7 +186,7 @@ func TestSessionSendsTheRegisteredSerial(t *testing.T) {
 	if len(prompted) != 2 || aws.ToString(got.SerialNumber) != tablet || aws.ToString(got.TokenCode) != "654321" || aws.ToInt32(got.DurationSeconds) != 3600 {
 		t.Errorf("prompted %v, sent %s %s %d", prompted, aws.ToString(got.SerialNumber), aws.ToString(got.TokenCode), aws.ToInt32(got.DurationSeconds))
 	}
-	if creds.Serial != tablet || creds.AccessKeyID != "ASIAEXAMPLESESSION1" || strings.Contains(creds.String(), "s") && strings.Contains(creds.String(), "secret") {
+	if creds.Serial != tablet || creds.AccessKeyID != "ASIAEXAMPLESESSION1" || strings.Contains(creds.String(), "very-secret") || strings.Contains(creds.String(), "session-token") {
 		t.Errorf("credentials %+v", creds)
 	}
 }
