@@ -135,7 +135,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{err: err, hint: "iamwarden --help"}
 	})
-	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g), newVersionCmd(g))
+	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g), newMFACmd(g), newVersionCmd(g))
 	return root
 }
 
@@ -170,6 +170,8 @@ var outputs = map[string][]report.Format{
 	"policy simulate": {report.FormatTable, report.FormatJSON},
 	"policy apply":    {report.FormatTable, report.FormatJSON},
 	"policy lint":     {report.FormatText, report.FormatJSON, report.FormatSARIF},
+	"mfa status":      {report.FormatTable, report.FormatJSON},
+	"mfa session":     {report.FormatText},
 	"version":         {report.FormatTable, report.FormatJSON},
 }
 
