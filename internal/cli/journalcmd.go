@@ -244,7 +244,7 @@ func runJournalShow(ctx context.Context, g *globals, in *JournalInput, id string
 		fmt.Fprintf(w, "resource  %s\n", rules.MaskKeyID(e.Resource))
 	}
 	fmt.Fprintf(w, "rule      %s\nfinding   %s\nreason    %s\nstatus    %s\ndetail    %s\nactor     %s\ncreated   %s\nupdated   %s\n",
-		dash(e.Rule), report.SafeText(dash(e.FindingID)), report.SafeText(dash(e.Reason)), e.Status, report.SafeText(dash(e.Detail)), report.SafeText(dash(e.Actor)),
+		dash(e.Rule), report.SafeText(dash(rules.MaskFindingID(e.FindingID))), report.SafeText(dash(e.Reason)), e.Status, report.SafeText(dash(e.Detail)), report.SafeText(dash(e.Actor)),
 		e.CreatedAt.UTC().Format(time.RFC3339Nano), e.UpdatedAt.UTC().Format(time.RFC3339Nano))
 	if e.UndoOf != "" {
 		fmt.Fprintf(w, "undo of   %s\n", e.UndoOf)

@@ -1,5 +1,7 @@
 package rules
 
+import "strings"
+
 // MaskKeyID shortens an access key ID for display: its first four and last four characters
 // ("AKIA…WXYZ"). IDs of eight characters or fewer are masked entirely. Names that are not key IDs
 // (the credential report's slot names such as "access_key_1") are returned unchanged.
@@ -25,4 +27,15 @@ func isKeyID(s string) bool {
 		}
 	}
 	return true
+}
+
+// MaskFindingID masks the access key ID a finding ID ends with (ACCOUNT/RULE/PRINCIPAL/KEY), for
+// display; IDs of findings about a principal are returned unchanged.
+func MaskFindingID(id string) string {
+	parts := strings.SplitN(id, "/", 4)
+	if len(parts) != 4 {
+		return id
+	}
+	parts[3] = MaskKeyID(parts[3])
+	return strings.Join(parts, "/")
 }
