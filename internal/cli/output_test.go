@@ -140,7 +140,7 @@ func TestJournalOutputs(t *testing.T) {
 	e := journal.Entry{ActionID: "01JD0000000000000000000000", RunID: "run-1", AccountID: "123456789012", Kind: journal.KindDeactivateKey,
 		Principal: "eve\x1b[2J", UserID: "AIDAEXAMPLE", Resource: "AKIAIOSFODNN7EXAMPLE", Rule: "access-key-unused",
 		FindingID: "123456789012/access-key-unused/eve/AKIAIOSFODNN7EXAMPLE",
-		Reason: "unused\u2028for long", Prior: map[string]string{"key_status": "Active"}, Status: journal.StatusIntent,
+		Reason:    "unused\u2028for long", Prior: map[string]string{"key_status": "Active"}, Status: journal.StatusIntent,
 		CreatedAt: fixedNow, UpdatedAt: fixedNow}
 	if err := j.Begin(ctx, e); err != nil {
 		t.Fatal(err)

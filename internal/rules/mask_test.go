@@ -29,7 +29,7 @@ func TestMaskFindingID(t *testing.T) {
 		"123456789012/access-key-unused/bob/AKIAIOSFODNN7EXAMPLE": "123456789012/access-key-unused/bob/AKIA…MPLE",
 		"123456789012/access-key-unused/bob/access_key_2":         "123456789012/access-key-unused/bob/access_key_2",
 		"123456789012/console-mfa-missing/alice":                  "123456789012/console-mfa-missing/alice",
-		"": "",
+		"":                                                        "",
 	} {
 		if got := rules.MaskFindingID(in); got != want {
 			t.Errorf("MaskFindingID(%q) = %q, want %q", in, got, want)
