@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -239,15 +238,11 @@ func (c Cache) Get(ctx context.Context, key string, fetch func(context.Context) 
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return Credentials{}, fmt.Errorf("cache: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(c.Dir, key+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := lockFile(ctx, filepath.Join(c.Dir, key+".lock"))
 	if err != nil {
 		return Credentials{}, fmt.Errorf("cache lock: %w", err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return Credentials{}, fmt.Errorf("cache lock: %w", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
+	defer unlock()
 	path := filepath.Join(c.Dir, key+".json")
 	if data, err := os.ReadFile(path); err == nil {
 		var cached Credentials
