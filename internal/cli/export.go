@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -76,17 +74,9 @@ func exportOrganization(ctx context.Context, g *globals, in *ExportInput) error 
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
 	partial := 0
 	progress := org.NewProgressWriter(g.stderr, stderrIsTerminal(g), g.now)
-	failures := org.Each(ctx, accounts, in.Concurrency, func(ctx context.Context, a org.Account) error {
-		dir := filepath.Join(in.Dir, a.ID)
-		raw, err := o.Export(ctx, a.ID, dir)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			return err
-		}
+	failures := o.Export(ctx, accounts, in.Dir, in.Concurrency, func(a org.Account, dir string, raw inventory.Raw) {
 		fmt.Fprintf(g.stdout, "exported account %s to %s\n", a.ID, report.SafeText(dir))
 		for _, p := range raw.Problems {
 			fmt.Fprintf(g.stderr, "warning: account %s: %s: %s\n", a.ID, report.SafeText(p.Where), report.SafeText(problemText(p)))
@@ -94,7 +84,6 @@ func exportOrganization(ctx context.Context, g *globals, in *ExportInput) error 
 		if len(raw.Problems) > 0 {
 			partial++
 		}
-		return nil
 	}, progress.Update)
 	progress.Finish()
 	for _, f := range failures {

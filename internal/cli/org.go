@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/spf13/pflag"
 
-	"github.com/iamwarden/iamwarden/internal/awsapi"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/report"
@@ -18,8 +16,8 @@ import (
 
 // Default member roles of organization runs (deploy/cloudformation/member.yaml creates them).
 const (
-	defaultAuditRole   = "iamwarden-audit"
-	defaultEnforceRole = "iamwarden-enforce"
+	defaultAuditRole   = org.DefaultAuditRole
+	defaultEnforceRole = org.DefaultEnforceRole
 )
 
 // orgFlags select an organization's accounts and the role to reach them with.
@@ -55,22 +53,19 @@ func (of *orgFlags) check(role string) error {
 
 // organization connects to the caller's account and lists the organization's selected accounts.
 func (of *orgFlags) organization(ctx context.Context, g *globals, s *warden.Settings, j journal.Journal, session string) (*warden.Organization, []org.Account, error) {
-	cfg, err := g.awsCfg(ctx, g.profile, g.region)
+	w, err := newWarden(ctx, g, s, j)
 	if err != nil {
-		return nil, nil, usageError{err: fmt.Errorf("aws configuration: %w", err), hint: "check --profile, AWS_PROFILE or run 'aws configure'"}
+		return nil, nil, err
 	}
-	base := &warden.Warden{Clients: warden.Connect(cfg), Settings: s, Now: g.now, Log: g.log}
-	caller, err := base.Caller(ctx)
+	o, err := warden.NewOrganization(ctx, w, warden.MemberRole{Name: of.roleName, ExternalID: of.externalID, SessionName: session})
 	if err != nil {
 		return nil, nil, domainFailure(err)
 	}
-	accounts, err := org.List(ctx, organizations.NewFromConfig(cfg), org.Selector{OUs: of.ous, Accounts: of.accounts, Exclude: of.exclude})
+	accounts, err := o.Accounts(ctx, org.Selector{OUs: of.ous, Accounts: of.accounts, Exclude: of.exclude})
 	if err != nil {
 		return nil, nil, orgFailure(err)
 	}
-	roles := &org.Roles{Base: cfg, RoleName: of.roleName, ExternalID: of.externalID, SessionName: session,
-		CallerAccount: awsapi.ARNAccount(caller)}
-	return &warden.Organization{Base: cfg, Roles: roles, Settings: s, Journal: j, Now: g.now, Log: g.log}, accounts, nil
+	return o, accounts, nil
 }
 
 // orgFailure gives the organization's errors their hints.

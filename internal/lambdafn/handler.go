@@ -23,7 +23,6 @@ import (
 
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/journal/dynamo"
-	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/securityhub"
 	"github.com/iamwarden/iamwarden/internal/warden"
@@ -199,14 +198,11 @@ func (h *Handler) invocation(ctx context.Context, log *slog.Logger) (*invocation
 		}
 	}
 	if o := s.Organization; o != nil {
-		caller, err := w.Caller(ctx)
-		if err != nil {
+		inv.sqs = sqs.NewFromConfig(h.AWS)
+		role := warden.MemberRole{Name: o.RoleName, ExternalID: o.ExternalID, SessionName: "iamwarden-hub"}
+		if inv.org, err = warden.NewOrganization(ctx, w, role); err != nil {
 			return nil, fmt.Errorf("who am I (sts:GetCallerIdentity): %w", err)
 		}
-		inv.sqs = sqs.NewFromConfig(h.AWS)
-		inv.org = &warden.Organization{Base: h.AWS, Settings: s.Warden, Journal: w.Journal, Now: now, Log: log,
-			Roles: &org.Roles{Base: h.AWS, RoleName: o.RoleName, ExternalID: o.ExternalID, SessionName: "iamwarden-hub",
-				CallerAccount: accountOf(caller)}}
 	}
 	return inv, nil
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -36,7 +35,7 @@ func (inv *invocation) forAccount(ctx context.Context, own, accountID string) (w
 // the whole organization within its time limit and a slow account holds back no other.
 func (inv *invocation) fanOut(ctx context.Context) (*Response, error) {
 	r := &Response{}
-	accounts, err := org.List(ctx, organizations.NewFromConfig(inv.org.Base), org.Selector{})
+	accounts, err := inv.org.Accounts(ctx, org.Selector{})
 	if err != nil {
 		return r, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/iamwarden/iamwarden/internal/config"
+	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
@@ -162,11 +163,11 @@ func LoadSettings(ctx context.Context, getenv func(string) string, params Parame
 	if orgMode {
 		o := &Organization{QueueURL: getenv(EnvAccountQueueURL), ExternalID: getenv(EnvExternalID), RoleName: getenv(EnvMemberRoleName)}
 		if o.RoleName == "" {
-			o.RoleName = "iamwarden-audit"
+			o.RoleName = org.DefaultAuditRole
 		}
 		if s.Mode == ModeEnforce {
 			if o.RoleName = getenv(EnvEnforceRoleName); o.RoleName == "" {
-				o.RoleName = "iamwarden-enforce"
+				o.RoleName = org.DefaultEnforceRole
 			}
 		}
 		switch {

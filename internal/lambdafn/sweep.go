@@ -75,8 +75,7 @@ func (inv *invocation) sweepAccount(ctx context.Context, w *warden.Warden) (*Res
 	}
 	if inv.settings.SecurityHub {
 		rep, err := w.ImportToSecurityHub(ctx, res, snap, inv.securityHub)
-		r.SecurityHub = &report.SecurityHubImport{Imported: rep.Imported, Created: rep.Created, Updated: rep.Updated,
-			Resolved: rep.Resolved, Failed: len(rep.Failed)}
+		r.SecurityHub = warden.ImportSummary(rep)
 		if err != nil {
 			return r, fmt.Errorf("security hub: %w", err)
 		}

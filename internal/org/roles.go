@@ -16,6 +16,13 @@ import (
 	"github.com/iamwarden/iamwarden/internal/awsapi"
 )
 
+// The member roles' default names (deploy/cloudformation/member.yaml creates them): the audit
+// role for what reads, the enforce role for what changes.
+const (
+	DefaultAuditRole   = "iamwarden-audit"
+	DefaultEnforceRole = "iamwarden-enforce"
+)
+
 // Defaults and bounds of Roles.
 const (
 	// DefaultSessionName names the sessions in the member accounts' CloudTrail.

@@ -37,13 +37,14 @@ type Clients struct {
 	SNS notify.PublishAPI
 	// Calls returns the API calls made so far by operation; nil when not counted.
 	Calls func() map[string]int
-	// Config is the SDK configuration the clients were made from, for the services used
-	// now and then (Security Hub).
+	// Config is the SDK configuration the clients were made from (without their call
+	// counter), for the services used now and then (Security Hub) and for member accounts.
 	Config aws.Config
 }
 
 // Connect builds the clients of the account cfg's credentials reach, counting their calls.
 func Connect(cfg aws.Config) *Clients {
+	given := cfg
 	counter := awsapi.NewCounter()
 	counter.Attach(&cfg)
 	return &Clients{
@@ -53,7 +54,7 @@ func Connect(cfg aws.Config) *Clients {
 		Org:    organizations.NewFromConfig(cfg),
 		SNS:    sns.NewFromConfig(cfg),
 		Calls:  counter.Snapshot,
-		Config: cfg,
+		Config: given,
 	}
 }
 

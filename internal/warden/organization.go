@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/iamwarden/iamwarden/internal/awsapi"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/org"
@@ -39,6 +41,32 @@ type Organization struct {
 
 	readsOnce sync.Once
 	reads     *orgReads
+}
+
+// MemberRole says how an organization's member accounts are reached.
+type MemberRole struct {
+	Name, ExternalID string
+	// SessionName names the sessions in the members' CloudTrail; it starts with "iamwarden".
+	SessionName string
+}
+
+// NewOrganization reaches the organization from the caller's own account (its management or a
+// delegated administrator account: w's clients, settings, journal, clock and logger) through the
+// member role.
+func NewOrganization(ctx context.Context, w *Warden, role MemberRole) (*Organization, error) {
+	caller, err := w.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := w.Clients.Config
+	roles := &org.Roles{Base: cfg, RoleName: role.Name, ExternalID: role.ExternalID, SessionName: role.SessionName,
+		CallerAccount: awsapi.ARNAccount(caller)}
+	return &Organization{Base: cfg, Roles: roles, Settings: w.Settings, Journal: w.Journal, Now: w.Now, Log: w.Log}, nil
+}
+
+// Accounts lists the organization's ACTIVE accounts that sel selects.
+func (o *Organization) Accounts(ctx context.Context, sel org.Selector) ([]org.Account, error) {
+	return org.List(ctx, organizations.NewFromConfig(o.Base), sel)
 }
 
 // Account returns the use cases of one account of the organization.
@@ -79,8 +107,7 @@ func (o *Organization) AccountAudit(ctx context.Context, a org.Account, opts Aud
 	}
 	if o.SecurityHub != nil {
 		rep, err := w.ImportToSecurityHub(ctx, out.Result, snap, o.SecurityHub)
-		out.SecurityHub = &report.SecurityHubImport{Imported: rep.Imported, Created: rep.Created, Updated: rep.Updated,
-			Resolved: rep.Resolved, Failed: len(rep.Failed)}
+		out.SecurityHub = ImportSummary(rep)
 		if err != nil || len(rep.Failed) > 0 {
 			msg := fmt.Sprintf("security hub: %d findings not imported", len(rep.Failed))
 			if err != nil {
@@ -113,34 +140,49 @@ func problems(r *report.Result) string {
 // finishes (from one goroutine at a time), so results are never all held.
 func (o *Organization) Audit(ctx context.Context, accounts []org.Account, concurrency int, opts AuditOptions,
 	emit func(report.AccountResult) error, progress func(org.Progress)) error {
-	var (
-		mu      sync.Mutex
-		emitErr error
-		emitted = map[string]bool{}
-	)
-	send := func(r report.AccountResult) {
-		mu.Lock()
-		defer mu.Unlock()
-		emitted[r.AccountID] = true
-		if emitErr == nil {
-			emitErr = emit(r)
-		}
-	}
+	results := emitter[report.AccountResult]{emit: emit, sent: map[string]bool{}}
 	failures := org.Each(ctx, accounts, concurrency, func(ctx context.Context, a org.Account) error {
 		r := o.AccountAudit(ctx, a, opts)
-		send(r)
+		results.send(a.ID, r)
 		if r.Status == report.AccountFailed {
 			return errors.New(r.Error)
 		}
 		return nil
 	}, progress)
-	// An account whose unit panicked or never started is listed too, failed with the reason.
+	for _, f := range results.missing(failures) {
+		results.send(f.Account.ID, report.AccountResult{AccountID: f.Account.ID, AccountName: f.Account.Name, Status: report.AccountFailed, Error: f.Err.Error()})
+	}
+	return results.err
+}
+
+// emitter hands a fan-out's results to emit one at a time and remembers which accounts it
+// handed, so that an account whose unit panicked or never started is listed too, failed with
+// the reason. The first error of emit stops further results.
+type emitter[T any] struct {
+	mu   sync.Mutex
+	emit func(T) error
+	sent map[string]bool
+	err  error
+}
+
+func (e *emitter[T]) send(account string, r T) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sent[account] = true
+	if e.err == nil {
+		e.err = e.emit(r)
+	}
+}
+
+// missing are the failures of accounts no result was sent for.
+func (e *emitter[T]) missing(failures []org.Failure) []org.Failure {
+	var out []org.Failure
 	for _, f := range failures {
-		if !emitted[f.Account.ID] {
-			send(report.AccountResult{AccountID: f.Account.ID, AccountName: f.Account.Name, Status: report.AccountFailed, Error: f.Err.Error()})
+		if !e.sent[f.Account.ID] {
+			out = append(out, f)
 		}
 	}
-	return emitErr
+	return out
 }
 
 // AccountPlan is one account's enforcement plan, from a dry audit.
@@ -249,16 +291,7 @@ func (o *Organization) Enforce(ctx context.Context, accounts []org.Account, opts
 		byID[p.account.ID] = p
 		run = append(run, p.account)
 	}
-	var emitErr error
-	emitted := map[string]bool{}
-	send := func(r AccountEnforcement) {
-		mu.Lock()
-		defer mu.Unlock()
-		emitted[r.AccountID] = true
-		if emitErr == nil {
-			emitErr = emit(r)
-		}
-	}
+	results := emitter[AccountEnforcement]{emit: emit, sent: map[string]bool{}}
 	failures = org.Each(ctx, run, opts.Concurrency, func(ctx context.Context, a org.Account) error {
 		p := byID[a.ID]
 		out, err := p.w.RunPlan(ctx, p.plan, EnforceOptions{Apply: opts.Apply, LockTimeout: opts.LockTimeout})
@@ -266,22 +299,35 @@ func (o *Organization) Enforce(ctx context.Context, accounts []org.Account, opts
 		if err != nil {
 			r.Status, r.Error = report.AccountFailed, err.Error()
 		}
-		send(r)
+		results.send(a.ID, r)
 		return err
 	}, progress)
-	for _, f := range failures {
-		if p, ok := byID[f.Account.ID]; ok && !emitted[f.Account.ID] {
-			send(AccountEnforcement{AccountID: f.Account.ID, AccountName: f.Account.Name, Status: report.AccountFailed, Error: f.Err.Error(), Plan: &p.plan})
-		}
+	for _, f := range results.missing(failures) {
+		p := byID[f.Account.ID]
+		results.send(f.Account.ID, AccountEnforcement{AccountID: f.Account.ID, AccountName: f.Account.Name, Status: report.AccountFailed, Error: f.Err.Error(), Plan: &p.plan})
 	}
-	return emitErr
+	return results.err
 }
 
-// Export exports one account of the organization to dir.
-func (o *Organization) Export(ctx context.Context, accountID, dir string) (inventory.Raw, error) {
-	w, err := o.Account(ctx, accountID)
-	if err != nil {
-		return inventory.Raw{}, err
-	}
-	return w.Export(ctx, dir)
+// Export exports every account to dir/<account ID>, concurrency at a time, handing each
+// export to emit as it finishes (from one goroutine at a time); the accounts that failed are
+// returned.
+func (o *Organization) Export(ctx context.Context, accounts []org.Account, dir string, concurrency int,
+	emit func(a org.Account, dir string, raw inventory.Raw), progress func(org.Progress)) []org.Failure {
+	var mu sync.Mutex
+	return org.Each(ctx, accounts, concurrency, func(ctx context.Context, a org.Account) error {
+		w, err := o.Account(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dir, a.ID)
+		raw, err := w.Export(ctx, out)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		emit(a, out, raw)
+		return nil
+	}, progress)
 }

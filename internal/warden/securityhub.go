@@ -41,3 +41,8 @@ func (w *Warden) ImportToSecurityHub(ctx context.Context, res *report.Result, sn
 	}
 	return securityhub.Sync(ctx, sdk.NewFromConfig(w.Clients.Config), store, res.AccountID, w.Clients.Config.Region, fs, now())
 }
+
+// ImportSummary counts what an import did, for a run's result.
+func ImportSummary(r securityhub.SyncReport) *report.SecurityHubImport {
+	return &report.SecurityHubImport{Imported: r.Imported, Created: r.Created, Updated: r.Updated, Resolved: r.Resolved, Failed: len(r.Failed)}
+}
