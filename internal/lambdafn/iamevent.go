@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/iamwarden/iamwarden/internal/rules"
-	"github.com/iamwarden/iamwarden/internal/warden"
+	"github.com/iamwarden/iamwarden/internal/awsapi"
 )
 
 // cloudTrail re-reads the user an IAM call was about and settles it: welcome and schedule a
@@ -46,7 +45,7 @@ func (inv *invocation) cloudTrail(ctx context.Context, e *CloudTrailEvent) (*Res
 	if err != nil {
 		return r, err
 	}
-	if e.EventName == EventDeactivateMFADevice && consoleViolation(j) {
+	if e.EventName == EventDeactivateMFADevice && j.ConsoleViolation() {
 		// The user just removed their last MFA device: with mfa_removed_grace they get that long
 		// from the removal to register another, recorded for every later judgment.
 		granted, err := w.GrantMFARemovedGrace(ctx, j.UserName, j.UserID, e.EventTime)
@@ -62,17 +61,6 @@ func (inv *invocation) cloudTrail(ctx context.Context, e *CloudTrailEvent) (*Res
 	return r, inv.settle(ctx, w, j, r)
 }
 
-// consoleViolation reports whether the user has a console password, no MFA device, and no grace
-// period left.
-func consoleViolation(j *warden.Judgment) bool {
-	for _, f := range j.Findings {
-		if f.Rule == "console-mfa-missing" && f.State == rules.StateViolation {
-			return true
-		}
-	}
-	return false
-}
-
 // accountID is the account the IAM call was made in.
 func (e *CloudTrailEvent) accountID() string {
 	if e.RecipientAccountID != "" {
@@ -86,5 +74,5 @@ func (inv *invocation) account(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("who am I (sts:GetCallerIdentity): %w", err)
 	}
-	return accountOf(caller), nil
+	return awsapi.ARNAccount(caller), nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/iamwarden/iamwarden/internal/awsapi"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/rules"
@@ -15,8 +14,6 @@ import (
 // oneUserLockTimeout is how long a one-user invocation waits for another run's lease on the
 // account (a sweep in progress) before it fails and is retried.
 const oneUserLockTimeout = 30 * time.Second
-
-func accountOf(arn string) string { return awsapi.ARNAccount(arn) }
 
 // settle brings one judged user to where the settings want it: a user in a console grace
 // period is told (once) and gets a deadline schedule; a user out of it has none; in enforce

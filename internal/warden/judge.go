@@ -40,6 +40,17 @@ func (j *Judgment) ConsoleDeadline() (rules.Finding, bool) {
 	return rules.Finding{}, false
 }
 
+// ConsoleViolation reports whether the user has a console password, no MFA device, and no
+// grace period left.
+func (j *Judgment) ConsoleViolation() bool {
+	for _, f := range j.Findings {
+		if f.Rule == "console-mfa-missing" && f.State == rules.StateViolation {
+			return true
+		}
+	}
+	return false
+}
+
 // accountRules need the account's policies, which a per-user read does not hold.
 var accountRules = map[string]bool{"mfa-not-enforced": true}
 
