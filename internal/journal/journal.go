@@ -268,7 +268,8 @@ const SecurityHubPrefix = "SECURITYHUB#"
 
 // Reserved reports whether id starts with a prefix stores keep for themselves.
 func Reserved(id string) bool {
-	return strings.HasPrefix(id, ReservedPrefix) || strings.HasPrefix(id, LeasePrefix) || strings.HasPrefix(id, SecurityHubPrefix)
+	return strings.HasPrefix(id, ReservedPrefix) || strings.HasPrefix(id, LeasePrefix) || strings.HasPrefix(id, SecurityHubPrefix) ||
+		strings.HasPrefix(id, RunPrefix)
 }
 
 // maxField bounds every string field, well below DynamoDB's 400 KB item limit.
