@@ -135,7 +135,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{err: err, hint: "iamwarden --help"}
 	})
-	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g), newMFACmd(g), newVersionCmd(g))
+	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g), newMFACmd(g), newReportCmd(g), newVersionCmd(g))
 	return root
 }
 
@@ -173,6 +173,7 @@ var outputs = map[string][]report.Format{
 	"mfa status":      {report.FormatTable, report.FormatJSON},
 	"mfa session":     {report.FormatText},
 	"version":         {report.FormatTable, report.FormatJSON},
+	"report":          {formatHTML},
 }
 
 // format resolves --output for command (a key of outputs): the value given, refused with an

@@ -1,0 +1,154 @@
+package cli_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/iamwarden/iamwarden/internal/cli"
+	"github.com/iamwarden/iamwarden/internal/report"
+)
+
+// demoScanJSON writes the demo account's scan as scan -o json prints it.
+func demoScanJSON(t *testing.T) string {
+	t.Helper()
+	code, out, stderr := run(t, cli.Env{}, "scan", "--from", demo, "-o", "json")
+	if code != report.ExitViolations {
+		t.Fatalf("scan exit %d: %s", code, stderr)
+	}
+	p := filepath.Join(t.TempDir(), "scan.json")
+	if err := os.WriteFile(p, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var wholeKeyID = regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`)
+
+func TestReportFromScan(t *testing.T) {
+	scan := demoScanJSON(t)
+	code, page, stderr := run(t, cli.Env{}, "report", "--html", "--input", scan, "--title", "Demo")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", "<title>Demo</title>", "default-src &#39;none&#39;", "fatima.rahman", "AKIA…XPSV",
+		"123456789012 (acme-prod)", "No history was given"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if k := wholeKeyID.FindString(page); k != "" {
+		t.Errorf("page holds the whole key ID %s", k)
+	}
+
+	// --out replaces the file whole, and leaves nothing beside it.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(out, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, cli.Env{}, "report", "--html", "--input", scan, "--title", "Demo", "--out", out)
+	if code != 0 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q: %s", code, stdout, stderr)
+	}
+	if got, err := os.ReadFile(out); err != nil || string(got) != page {
+		t.Errorf("--out wrote %d bytes (%v), stdout gave %d", len(got), err, len(page))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left in the directory: %v", entries)
+	}
+	code, _, stderr = run(t, cli.Env{}, "report", "--html", "--input", scan, "--out", filepath.Join(dir, "missing", "r.html"))
+	if code != report.ExitError || !strings.Contains(stderr, "missing/r.html") {
+		t.Errorf("unwritable --out: exit %d: %s", code, stderr)
+	}
+
+	// --account narrows the inputs.
+	code, _, stderr = run(t, cli.Env{}, "report", "--html", "--input", scan, "--account", "000000000000")
+	if code != report.ExitError || !strings.Contains(stderr, "no input holds the accounts [000000000000]") {
+		t.Errorf("--account of no input: exit %d: %s", code, stderr)
+	}
+}
+
+func TestReportJoinsScanAndEnforce(t *testing.T) {
+	dir := t.TempDir()
+	scan := demoScanJSON(t)
+	enforce := filepath.Join(dir, "enforce.json")
+	doc := `{"account_id": "123456789012", "account_alias": "acme-prod", "dry_run": true, "partial": false, "errors": [],
+  "plan": {"account_id": "123456789012", "account_alias": "acme-prod", "actions": [{"kind": "deactivate-key", "account_id": "123456789012",
+    "principal": "hana.sato", "resource": "AKIALTT72SV5NISCXPSV", "rule": "access-key-unused", "finding_id": "x", "severity": "medium", "reason": "unused"}],
+    "notify_only": [], "pending": []},
+  "outcome": {"run_id": "", "dry_run": true, "results": [{"action": {"kind": "deactivate-key", "principal": "hana.sato", "resource": "AKIALTT72SV5NISCXPSV",
+    "rule": "access-key-unused"}, "status": "would-do", "detail": "still unused"}], "reconciled": [], "warnings": []}}`
+	if err := os.WriteFile(enforce, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, page, stderr := run(t, cli.Env{}, "report", "--html", "--input", enforce, "--input", scan)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"dry run: 1 planned, 0 done", "Enforce actions in 123456789012 (acme-prod) (dry run)", "<b class=\"st-violation\">32</b> violations"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "findings from an enforce plan") {
+		t.Error("the scan's findings were replaced by the plan's")
+	}
+	// Alone, the enforce run gives its plan's findings.
+	code, page, stderr = run(t, cli.Env{}, "report", "--html", "--input", enforce)
+	if code != 0 || !strings.Contains(page, "findings from an enforce plan") || !strings.Contains(page, "hana.sato") {
+		t.Errorf("enforce alone: exit %d: %s", code, stderr)
+	}
+}
+
+func TestReportRefusals(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	scan := demoScanJSON(t)
+	policy := write("policy.json", `{"Version": "2012-10-17", "Statement": []}`)
+	broken := write("broken.json", `{"account_id": "1", "findings": [`)
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no --html", []string{"report", "--input", scan}, []string{"--html is required", "try: iamwarden report --html"}},
+		{"json output", []string{"report", "--html", "-o", "json", "--input", scan}, []string{`report prints html only, not "json"`}},
+		{"missing file", []string{"report", "--html", "--input", filepath.Join(dir, "nope.json")}, []string{"nope.json: no such file"}},
+		{"other JSON", []string{"report", "--html", "--input", policy}, []string{"policy.json: not a JSON document of iamwarden scan -o json", "its fields are Statement, Version"}},
+		{"malformed", []string{"report", "--html", "--input", scan, "--input", broken}, []string{"broken.json: malformed JSON"}},
+		{"bad --since", []string{"report", "--html", "--input", scan, "--since", "soon"}, []string{`--since: invalid duration "soon"`}},
+		{"--history without --input", []string{"report", "--html", "--history", "--journal", filepath.Join(dir, "j.db")}, []string{"--history adds"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, stderr := run(t, cli.Env{}, c.args...)
+			if code != report.ExitError || out != "" {
+				t.Errorf("exit %d, stdout %d bytes", code, len(out))
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q lacks %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+func TestReportStdin(t *testing.T) {
+	data, err := os.ReadFile(demoScanJSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, page, stderr := run(t, cli.Env{Stdin: strings.NewReader(string(data))}, "report", "--html", "--input", "-")
+	if code != 0 || !strings.Contains(page, "fatima.rahman") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}
