@@ -152,3 +152,93 @@ func TestReportStdin(t *testing.T) {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 }
+
+// docs/report.md's demo commands run as written, and the sections it lists are the page's.
+func TestReportDocs(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "## Try it on the demo account")
+	_, block, _ := strings.Cut(section, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	examples, err := filepath.Abs("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	var commands int
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		line, redirect, _ := strings.Cut(line, " > ")
+		args, ok := splitWords(line)
+		if !ok || len(args) == 0 || args[0] != "iamwarden" {
+			t.Fatalf("not a command: %q", line)
+		}
+		for i, a := range args {
+			if strings.HasPrefix(a, "examples/") {
+				args[i] = filepath.Join(examples, strings.TrimPrefix(a, "examples/"))
+			}
+		}
+		code, out, stderr := run(t, cli.Env{}, args[1:]...)
+		if code != 0 && !(args[1] == "scan" && code == report.ExitViolations) {
+			t.Fatalf("%s: exit %d: %s", line, code, stderr)
+		}
+		if redirect != "" {
+			if err := os.WriteFile(strings.TrimSpace(redirect), []byte(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		commands++
+	}
+	page, err := os.ReadFile("report.html")
+	if commands != 2 || err != nil {
+		t.Fatalf("%d commands ran; report.html: %v", commands, err)
+	}
+	if !strings.Contains(string(page), "<title>acme-prod IAM users</title>") {
+		t.Error("the page lacks the title given")
+	}
+
+	_, shows, _ := strings.Cut(string(doc), "## What the page shows")
+	shows, _, _ = strings.Cut(shows, "\n## ")
+	var sections int
+	for _, line := range strings.Split(shows, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 || strings.TrimSpace(cells[1]) == "section" || strings.HasPrefix(strings.TrimSpace(cells[1]), "---") {
+			continue
+		}
+		name := strings.TrimSpace(cells[1])
+		if !regexp.MustCompile(`<h2 id="[^"]+">` + regexp.QuoteMeta(name) + `</h2>`).Match(page) {
+			t.Errorf("docs/report.md lists the section %q, the page has none", name)
+		}
+		sections++
+	}
+	if n := strings.Count(string(page), "<h2 "); n != sections {
+		t.Errorf("docs/report.md lists %d sections, the page has %d", sections, n)
+	}
+}
+
+// splitWords splits a command line at spaces, double quotes grouping words.
+func splitWords(s string) ([]string, bool) {
+	var out []string
+	var cur strings.Builder
+	quoted, in := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted, in = !quoted, true
+		case r == ' ' && !quoted:
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out, !quoted
+}

@@ -40,11 +40,32 @@ func chromium(t *testing.T) string {
 		return p
 	}
 	const install = "apt-get install -y chromium"
-	if os.Getenv("CI") != "" || os.Getenv("IAMWARDEN_REQUIRE_CHROMIUM") == "1" {
+	if chromiumRequired(os.Getenv) {
 		t.Fatalf("chromium not found (%v): %s (CI or IAMWARDEN_REQUIRE_CHROMIUM=1 is set: the browser test cannot be skipped)", err, install)
 	}
 	t.Skipf("chromium not found (%v): %s", err, install)
 	return ""
+}
+
+// chromiumRequired says whether a missing browser fails the test rather than skips it.
+func chromiumRequired(getenv func(string) string) bool {
+	return getenv("CI") != "" || getenv("IAMWARDEN_REQUIRE_CHROMIUM") == "1"
+}
+
+func TestChromiumRequiredInCI(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{}, false},
+		{map[string]string{"CI": "true"}, true},
+		{map[string]string{"IAMWARDEN_REQUIRE_CHROMIUM": "1"}, true},
+		{map[string]string{"IAMWARDEN_REQUIRE_CHROMIUM": "0"}, false},
+	} {
+		if got := chromiumRequired(func(k string) string { return c.env[k] }); got != c.want {
+			t.Errorf("%v: required %v, want %v", c.env, got, c.want)
+		}
+	}
 }
 
 // browser starts a headless Chromium on a new tab and records what the page does: requests,
