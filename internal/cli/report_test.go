@@ -1,14 +1,19 @@
 package cli_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iamwarden/iamwarden/internal/cli"
+	"github.com/iamwarden/iamwarden/internal/history"
+	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
 	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/rules"
 )
 
 // demoScanJSON writes the demo account's scan as scan -o json prints it.
@@ -241,4 +246,83 @@ func splitWords(s string) ([]string, bool) {
 		out = append(out, cur.String())
 	}
 	return out, !quoted
+}
+
+// recordHistory keeps a week of daily demo scans, the last an enforce run, and a second
+// account's scan, in a SQLite journal, and returns its path.
+func recordHistory(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "journal.db")
+	j, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	h, err := history.Of(j, func() time.Time { return fixedNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(demoScanJSON(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoRes := decode(t, string(data))
+	for i := range 7 {
+		r := demoRes
+		r.Findings = demoRes.Findings[:len(demoRes.Findings)-6+i]
+		r.Count(demoRes.Summary.Users)
+		rec := history.Record{Kind: history.KindScan, Source: history.SourceCLI, RecordedAt: fixedNow.Add(-time.Duration(6-i) * 24 * time.Hour), Result: r}
+		if i == 6 {
+			rec.Kind, rec.Actions = history.KindEnforce, &history.Actions{Planned: 5, Done: 4, Skipped: 1}
+		}
+		if _, err := h.Put(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := report.Result{AccountID: "210987654321", AccountAlias: "staging", Findings: []rules.Finding{{ID: "210987654321/password-unused/old.user",
+		Rule: "password-unused", Severity: rules.SeverityMedium, State: rules.StateViolation, Principal: "old.user"}}}
+	other.Count(4)
+	if _, err := h.Put(ctx, history.Record{Kind: history.KindScan, Source: history.SourceLambda, RecordedAt: fixedNow.Add(-time.Hour), Result: other}); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+var chartRows = regexp.MustCompile(`<tr><th scope="row"><time datetime="[^"]+">`)
+
+func TestReportFromHistory(t *testing.T) {
+	db := recordHistory(t)
+	code, page, stderr := run(t, cli.Env{}, "report", "--html", "--journal", db)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"123456789012 (acme-prod)", "210987654321 (staging)", "old.user", "applied: 5 planned, 4 done, 1 skipped",
+		"8 recorded runs of 2 accounts", "<b class=\"st-violation\">33</b> violations"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if n := len(chartRows.FindAllString(page, -1)); n != 16 { // two charts' tables
+		t.Errorf("%d rows in the charts' tables, want 2 × 8", n)
+	}
+
+	code, page, stderr = run(t, cli.Env{}, "report", "--html", "--journal", db, "--account", "210987654321")
+	if code != 0 || strings.Contains(page, "acme-prod") || !strings.Contains(page, "1 recorded run of 1 account") {
+		t.Errorf("--account: exit %d: %s", code, stderr)
+	}
+	code, page, stderr = run(t, cli.Env{}, "report", "--html", "--journal", db, "--since", "50h")
+	if code != 0 || !strings.Contains(page, "4 recorded runs of 2 accounts") {
+		t.Errorf("--since 50h: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = run(t, cli.Env{}, "report", "--html", "--journal", db, "--account", "000000000000")
+	if code != report.ExitError || !strings.Contains(stderr, "holds no scan of these accounts") {
+		t.Errorf("an account without history: exit %d: %s", code, stderr)
+	}
+
+	// With --input, --history charts the inputs' accounts only.
+	code, page, stderr = run(t, cli.Env{}, "report", "--html", "--input", demoScanJSON(t), "--history", "--journal", db)
+	if code != 0 || !strings.Contains(page, "7 recorded runs of 1 account") || strings.Contains(page, "staging") {
+		t.Errorf("--input --history: exit %d: %s", code, stderr)
+	}
 }

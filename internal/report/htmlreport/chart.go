@@ -113,7 +113,7 @@ func charts(metas []history.Meta) ([]chart, string) {
 	for i, p := range points {
 		when[i], at[i] = p.when, p.at
 	}
-	span := fmt.Sprintf("%d recorded runs of %d accounts, %s to %s", len(points), len(accounts), when[0], when[len(when)-1])
+	span := fmt.Sprintf("%s of %s, %s to %s", plural(len(points), "recorded run"), plural(len(accounts), "account"), when[0], when[len(when)-1])
 	return []chart{
 		draw("chart-severity", "Open findings by severity", "Violations and pending findings by severity over "+span+".", sev, when, at),
 		draw("chart-rule", "Open findings by rule", "Violations and pending findings by rule over "+span+".", byRule, when, at),
