@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 )
@@ -125,8 +126,10 @@ type findingView struct {
 	ID, Rule, Doc, Title, Severity, State, Resource, Detail string
 	Deadline, DeadlineText                                  string
 	Controls                                                string
-	Evidence                                                []kv
-	Exemption                                               *exemptionView
+	// KeyNote says why a key finding's key ID is unknown, and which keys it could be.
+	KeyNote   string
+	Evidence  []kv
+	Exemption *exemptionView
 }
 
 type kv struct{ Key, Value string }
@@ -340,6 +343,9 @@ func build(in Input) page {
 			fv := findingView{ID: text(rules.MaskFindingID(f.ID)), Rule: text(f.Rule), Doc: docLink(f.Rule), Title: text(f.Title),
 				Severity: text(string(f.Severity)), State: text(string(f.State)), Resource: text(rules.MaskKeyID(f.Resource)),
 				Detail: text(f.Detail), Controls: text(strings.Join(f.Controls, ", ")), Evidence: evidence(f.Evidence)}
+			if f.KeyIDUnknown != nil {
+				fv.KeyNote = text(rules.KeyIDNote(inventory.AccessKey{Unmatched: f.KeyIDUnknown}))
+			}
 			u.Count++
 			if r := severityRank(f.Severity); r < u.WorstRank {
 				u.WorstRank, u.Worst = r, text(string(f.Severity))

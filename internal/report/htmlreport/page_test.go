@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/report/htmlreport"
 	"github.com/iamwarden/iamwarden/internal/rules"
@@ -107,15 +108,18 @@ func TestKeyIDsMasked(t *testing.T) {
 	r := in.Accounts[1].Result
 	r.Findings = append(r.Findings, rules.Finding{ID: r.AccountID + "/access-key-unused/zed/" + key, Rule: "access-key-unused", Severity: rules.SeverityMedium,
 		State: rules.StateViolation, Principal: "zed", Resource: key, Detail: "key " + key + " unused",
-		Evidence: map[string]any{"candidates": []string{key, "ASIAY34FZKBOKMUTVV7A"}, "key_id": key}})
+		Evidence: map[string]any{"candidates": []string{key, "ASIAY34FZKBOKMUTVV7A"}, "key_id": key}},
+		rules.Finding{ID: r.AccountID + "/access-key-not-rotated/zed/access_key_2", Rule: "access-key-not-rotated", Severity: rules.SeverityMedium,
+			State: rules.StateViolation, Principal: "zed", Resource: "access_key_2",
+			KeyIDUnknown: &inventory.UnmatchedKey{Reason: inventory.UnmatchedLastUseDiffers, Candidates: []string{"AKIAJJJJJJJJJJJJ7777", "AKIAKKKKKKKKKKKK8888"}}})
 	in.Accounts[1].Enforce.Actions = append(in.Accounts[1].Enforce.Actions, htmlreport.Action{Kind: "deactivate-key", Principal: "zed", Resource: key})
 	page := render(t, in)
-	for _, whole := range []string{key, "ASIAY34FZKBOKMUTVV7A", "AKIALTT72SV5NISCXPSV", "AKIAMU4MMMKKFPQJJE5P"} {
+	for _, whole := range []string{key, "ASIAY34FZKBOKMUTVV7A", "AKIAJJJJJJJJJJJJ7777", "AKIAKKKKKKKKKKKK8888", "AKIALTT72SV5NISCXPSV", "AKIAMU4MMMKKFPQJJE5P"} {
 		if strings.Contains(page, whole) {
 			t.Errorf("page holds the whole key ID %s", whole)
 		}
 	}
-	for _, masked := range []string{"AKIA…MPLE", "ASIA…VV7A", "AKIA…XPSV", "/zed/AKIA…MPLE"} {
+	for _, masked := range []string{"AKIA…MPLE", "ASIA…VV7A", "AKIA…XPSV", "/zed/AKIA…MPLE", "key ID unknown: AKIA…7777 and AKIA…8888 match"} {
 		if !strings.Contains(page, masked) {
 			t.Errorf("page lacks the masked key ID %s", masked)
 		}
