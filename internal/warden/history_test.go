@@ -94,6 +94,7 @@ func TestRecordScanAndEnforceRun(t *testing.T) {
 	if enf.Kind != history.KindEnforce || enf.Actions == nil || *enf.Actions != want {
 		t.Fatalf("enforce record = %+v, actions %+v, want %+v", enf, enf.Actions, want)
 	}
+	now = now.Add(time.Hour)
 	dry, err := w.Record(ctx, history.SourceCLI, res, &plan, &remediate.Outcome{DryRun: true})
 	if err != nil || !dry.Actions.DryRun || dry.Actions.Planned != 2 {
 		t.Fatalf("dry run record = %+v, %v", dry.Actions, err)

@@ -259,7 +259,7 @@ func (o *Organization) Enforce(ctx context.Context, accounts []org.Account, opts
 			// A plan from partial data could miss an exemption: the account is reported, not acted on.
 			failed = append(failed, AccountEnforcement{AccountID: a.ID, AccountName: a.Name, Status: report.AccountPartial,
 				Error: "not enforced: the account could not be read completely: " + problems(res), Plan: &p})
-			o.History.record(ctx, w, res, &p, nil)
+			o.History.record(ctx, w, res, &p, &remediate.Outcome{DryRun: !opts.Apply}) // nothing done
 			return nil
 		}
 		plans = append(plans, planned{account: a, w: w, res: res, plan: p})
