@@ -86,10 +86,10 @@ func recordFailure(g *globals, cfg *config.Config, jf journalFlags, err error) e
 	}
 	if table != "" {
 		return usageError{err: fmt.Errorf("the output was written, but not recorded in the history of journal table %s: %w", table, err),
-			hint: "iamwarden journal init --journal-table " + table + " (it adds what the history needs), check the table's permissions in docs/permissions.md, or run without --record"}
+			hint: "iamwarden journal init --journal-table " + table + " (creates the table), check the permissions in docs/journal.md#permissions, or run without --record"}
 	}
 	return usageError{err: fmt.Errorf("the output was written, but not recorded in the history of journal %s: %w", path, err),
-		hint: "iamwarden journal init --journal " + path + ", check that the file is writable, name another with --journal FILE, or run without --record"}
+		hint: "iamwarden journal init --journal " + path + " (migrates the file), check that it is writable, name another with --journal FILE, or run without --record"}
 }
 
 func firstNonEmpty(vs ...string) string {
