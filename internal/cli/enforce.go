@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/iamwarden/iamwarden/internal/history"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/remediate"
@@ -34,6 +35,8 @@ type EnforceInput struct {
 	MaxActionsTotal int
 	// Concurrency bounds the accounts of an organization run handled at once.
 	Concurrency int
+	// Record stores the scan, the plan's size and the outcome in the history of the journal.
+	Record bool
 }
 
 // Exit codes of enforce beyond the scan's.
@@ -76,6 +79,7 @@ or were refused.`,
 	addOrgFlags(f, &in.Org, defaultEnforceRole)
 	f.IntVar(&in.MaxActionsTotal, "max-actions-total", 100, "with --org: refuse the run when all accounts' plans add up to more changes")
 	f.IntVar(&in.Concurrency, "concurrency", 8, "with --org: accounts handled at once")
+	f.BoolVar(&in.Record, "record", false, "keep the scan and what the run planned and did in the history of the journal (docs/history.md), dry run or not")
 	return cmd
 }
 
@@ -133,10 +137,21 @@ func runEnforce(ctx context.Context, g *globals, in *EnforceInput) error {
 	if err := writeEnforce(g.stdout, rep, format); err != nil {
 		return err
 	}
+	var recordErr error
+	if in.Record && res.Scan != nil {
+		m, err := w.Record(ctx, history.SourceCLI, res.Scan, &res.Plan, res.Outcome)
+		if err != nil {
+			recordErr = recordFailure(g, settings.Config, in.Journal, err)
+		} else {
+			printRecorded(g.stderr, m)
+		}
+	}
 	out := res.Outcome
 	switch {
 	case runErr != nil:
 		return runFailure("enforcement", runErr)
+	case recordErr != nil:
+		return recordErr
 	case out.Count(remediate.StatusFailed)+out.Count(remediate.StatusRefused) > 0:
 		return exitError{code: exitActionsFailed}
 	case res.Partial():

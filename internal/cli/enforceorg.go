@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/iamwarden/iamwarden/internal/history"
 	"github.com/iamwarden/iamwarden/internal/org"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
@@ -64,6 +65,9 @@ func runEnforceOrganization(ctx context.Context, g *globals, in *EnforceInput, s
 	if err != nil {
 		return err
 	}
+	if in.Record {
+		o.History = &warden.Recorder{Source: history.SourceCLI}
+	}
 	opts := warden.OrgEnforceOptions{Apply: in.Apply, MaxActionsTotal: in.MaxActionsTotal, LockTimeout: in.LockTimeout, Concurrency: in.Concurrency}
 	if in.Apply && !in.Yes {
 		opts.Confirm = func(accounts, changes int) error { return confirmAccounts(g, accounts, changes) }
@@ -107,11 +111,22 @@ func runEnforceOrganization(ctx context.Context, g *globals, in *EnforceInput, s
 			fmt.Fprintf(g.stdout, "STOPPED: %s\n", report.SafeText(runErr.Error()))
 		}
 	}
+	var recordErr error
+	if o.History != nil {
+		for _, m := range o.History.Recorded() {
+			printRecorded(g.stderr, m)
+		}
+		if err := o.History.Err(); err != nil {
+			recordErr = recordFailure(g, settings.Config, in.Journal, err)
+		}
+	}
 	switch {
 	case errors.Is(runErr, warden.ErrOrgBlastRadius):
 		return usageError{err: runErr}
 	case runErr != nil:
 		return runFailure("enforcement", runErr)
+	case recordErr != nil:
+		return recordErr
 	case totals.Failed+totals.ActionsFailed+totals.Refused > 0:
 		return exitError{code: exitActionsFailed}
 	case totals.Partial > 0:

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iamwarden/iamwarden/internal/config"
-	"github.com/iamwarden/iamwarden/internal/history"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/report/htmlreport"
 )
@@ -168,20 +167,6 @@ func readReportInputs(g *globals, names []string) ([]htmlreport.Account, error) 
 		docs = append(docs, accounts)
 	}
 	return htmlreport.Merge(docs...), nil
-}
-
-// openHistory opens the journal store the flags and the configuration name, and its history.
-func openHistory(ctx context.Context, g *globals, jf journalFlags) (*history.Store, func(), error) {
-	j, err := openConfiguredJournal(ctx, g, jf)
-	if err != nil {
-		return nil, nil, err
-	}
-	h, err := history.Of(j, g.now)
-	if err != nil {
-		j.Close()
-		return nil, nil, usageError{err: err, hint: "--input scan.json (from iamwarden scan -o json)"}
-	}
-	return h, func() { j.Close() }, nil
 }
 
 // writeFileAtomic replaces path with what write writes: a temporary file in the same directory,

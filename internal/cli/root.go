@@ -135,7 +135,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageError{err: err, hint: "iamwarden --help"}
 	})
-	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g), newMFACmd(g), newReportCmd(g), newVersionCmd(g))
+	root.AddCommand(newScanCmd(g), newExportCmd(g), newRulesCmd(g), newEnforceCmd(g), newJournalCmd(g), newUndoCmd(g), newPolicyCmd(g), newMFACmd(g), newHistoryCmd(g), newDiffCmd(g), newReportCmd(g), newVersionCmd(g))
 	return root
 }
 
@@ -172,6 +172,9 @@ var outputs = map[string][]report.Format{
 	"policy lint":     {report.FormatText, report.FormatJSON, report.FormatSARIF},
 	"mfa status":      {report.FormatTable, report.FormatJSON},
 	"mfa session":     {report.FormatText},
+	"history":         {report.FormatTable, report.FormatJSON, report.FormatCSV},
+	"history show":    {report.FormatTable, report.FormatJSON, report.FormatCSV},
+	"diff":            {report.FormatTable, report.FormatJSON, report.FormatCSV, report.FormatOCSF, report.FormatASFF},
 	"version":         {report.FormatTable, report.FormatJSON},
 	"report":          {formatHTML},
 }

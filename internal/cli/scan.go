@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iamwarden/iamwarden/internal/config"
+	"github.com/iamwarden/iamwarden/internal/history"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
@@ -43,6 +44,9 @@ type ScanInput struct {
 	Org         orgFlags
 	// SecurityHub imports the findings into the account's Security Hub.
 	SecurityHub bool
+	// Record stores the result in the history of the journal Journal names (docs/history.md).
+	Record  bool
+	Journal journalFlags
 }
 
 // thresholdFlags override the configuration's thresholds when given.
@@ -101,7 +105,8 @@ devices in a handful of API calls. With --from it reads the same answers from fi
 Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 partial result.`,
 		Example: `  iamwarden scan --from examples/demo-account
   iamwarden scan --profile prod --output json
-  iamwarden scan --as-of +7d            # who loses console access next week?`,
+  iamwarden scan --as-of +7d            # who loses console access next week?
+  iamwarden scan --record               # keep the result in the history (iamwarden history, diff)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runScan(cmd.Context(), g, in)
@@ -117,6 +122,8 @@ Exit codes: 0 no violations, 1 violations found, 2 usage or runtime error, 3 par
 	f.IntVar(&in.Concurrency, "concurrency", scan.DefaultConcurrency, "per-user AWS calls of a live scan in flight at once, or with --org the accounts scanned at once (throttling slows them down adaptively)")
 	addOrgFlags(f, &in.Org, defaultAuditRole)
 	f.BoolVar(&in.SecurityHub, "security-hub", false, "import the findings into the account's Security Hub and archive, as passed, what was fixed since the last import (docs/security-hub.md)")
+	f.BoolVar(&in.Record, "record", false, "keep the result in the history of the journal store (docs/history.md); with --org each account's")
+	addJournalFlags(f, &in.Journal)
 	f.StringVar(&in.Parameter, "exemption-parameter", "", "SSM StringList parameter of exempt user names (overrides the config file)")
 	f.StringVar(&in.Thresholds.grace, "grace", "", "console-mfa-missing grace period after the password is set (e.g. 24h, 3d)")
 	f.Var(&in.Thresholds.passwordDays, "password-days", "password-unused threshold in days, at least 1 (default 90)")
@@ -191,18 +198,21 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if in.SecurityHub && in.From != "" {
 		return usageError{err: errors.New("--security-hub imports what a live scan read; --from reads an export"), hint: "drop --from or --security-hub"}
 	}
+	if !in.Record && (in.Journal.path != "" || in.Journal.table != "") {
+		return usageError{err: errors.New("--journal and --journal-table name where --record keeps the result"), hint: "add --record"}
+	}
 	if in.Org.on {
 		return scanOrganization(ctx, g, in, settings, format)
 	}
+	j, err := scanJournal(ctx, g, in, settings)
+	if err != nil {
+		return err
+	}
+	if j != nil {
+		defer j.Close()
+	}
 	w := &warden.Warden{Settings: settings, Now: g.now, Log: g.log}
 	if in.From == "" {
-		j, err := graceJournal(ctx, g, settings)
-		if err != nil {
-			return err
-		}
-		if j != nil {
-			defer j.Close()
-		}
 		if w, err = newWarden(ctx, g, settings, j); err != nil {
 			return err
 		}
@@ -224,6 +234,18 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 	if err := writeScan(g.stdout, res, snap, region, format); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
+	var recordErr error
+	if in.Record {
+		// An export is judged without the journal's grace grants, with --record or not: the
+		// journal only keeps the result.
+		w.Journal = j
+		m, err := w.Record(ctx, history.SourceCLI, res, nil, nil)
+		if err != nil {
+			recordErr = recordFailure(g, settings.Config, in.Journal, err)
+		} else {
+			printRecorded(g.stderr, m)
+		}
+	}
 	if in.SecurityHub {
 		store, err := securityHubStore(ctx, g, settings)
 		if err != nil {
@@ -234,9 +256,12 @@ func runScan(ctx context.Context, g *globals, in *ScanInput) error {
 		if err != nil {
 			return awsFailure(fmt.Errorf("security hub: %w", err))
 		}
-		if len(rep.Failed) > 0 {
+		if recordErr == nil && len(rep.Failed) > 0 {
 			return exitError{code: report.ExitPartial}
 		}
+	}
+	if recordErr != nil {
+		return recordErr
 	}
 	if code := res.ExitCode(); code != 0 {
 		return exitError{code: code}
@@ -302,7 +327,7 @@ func scanOrganization(ctx context.Context, g *globals, in *ScanInput, settings *
 	case len(in.SCPs) > 0:
 		return usageError{err: errors.New("--scp describes one account's organization levels; with --org the SCPs are read from the organization"), hint: "drop --scp"}
 	}
-	j, err := graceJournal(ctx, g, settings)
+	j, err := scanJournal(ctx, g, in, settings)
 	if err != nil {
 		return err
 	}
@@ -312,6 +337,9 @@ func scanOrganization(ctx context.Context, g *globals, in *ScanInput, settings *
 	o, accounts, err := in.Org.organization(ctx, g, settings, j, "iamwarden-scan")
 	if err != nil {
 		return err
+	}
+	if in.Record {
+		o.History = &warden.Recorder{Source: history.SourceCLI}
 	}
 	if in.SecurityHub {
 		if o.SecurityHub, err = securityHubStore(ctx, g, settings); err != nil {
@@ -337,10 +365,35 @@ func scanOrganization(ctx context.Context, g *globals, in *ScanInput, settings *
 			fmt.Fprintf(g.stderr, "%s: account %s: %s\n", a.Status, a.AccountID, report.SafeText(a.Error))
 		}
 	}
+	if o.History != nil {
+		for _, m := range o.History.Recorded() {
+			printRecorded(g.stderr, m)
+		}
+		if err := o.History.Err(); err != nil {
+			return recordFailure(g, settings.Config, in.Journal, err)
+		}
+	}
 	if code := totals.ExitCode(); code != 0 {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// scanJournal is the journal of a scan: with --record the one the flags and configuration name,
+// which also gives the grace periods of a live scan; else the one graceJournal opens, or nil.
+func scanJournal(ctx context.Context, g *globals, in *ScanInput, s *warden.Settings) (journal.Journal, error) {
+	if in.Record {
+		return openJournal(ctx, g, s.Config, in.Journal)
+	}
+	if in.From != "" {
+		return nil, nil
+	}
+	return graceJournal(ctx, g, s)
+}
+
+// printRecorded says on stderr which record a run was kept as.
+func printRecorded(w io.Writer, m history.Meta) {
+	fmt.Fprintf(w, "recorded %s: %s of %s\n", m.ID, m.Kind, m.AccountID)
 }
 
 // graceJournal opens the journal the configuration names when the scan must read the grace

@@ -144,3 +144,18 @@ func sameExemption(a, b *rules.Exemption) bool {
 	}
 	return a.Reason == b.Reason && a.Source == b.Source && a.Expired == b.Expired && sameTime(a.Until, b.Until)
 }
+
+// Worse counts the violations the later record has that the earlier did not: new findings
+// that are violations, and findings that changed into a violation. Pending and exempt findings,
+// and violations that changed otherwise (severity, deadline), do not count.
+func (d *Diff) Worse() int {
+	n := 0
+	for _, c := range d.Changes {
+		switch {
+		case c.Kind == ChangeNew && c.Finding.State == rules.StateViolation,
+			c.Kind == ChangeChanged && c.Finding.State == rules.StateViolation && c.Before != nil && c.Before.State != rules.StateViolation:
+			n++
+		}
+	}
+	return n
+}

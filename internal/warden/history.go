@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/iamwarden/iamwarden/internal/history"
 	"github.com/iamwarden/iamwarden/internal/remediate"
@@ -48,4 +49,45 @@ func (w *Warden) Record(ctx context.Context, source string, res *report.Result, 
 		return history.Meta{}, err
 	}
 	return rec.Meta(), nil
+}
+
+// Recorder records the accounts of an organization run in the history as each finishes (scan
+// and enforce alike), through the account's Warden: in the organization's journal store. It
+// keeps what it recorded and what it could not, for the door to report once the run is over.
+type Recorder struct {
+	// Source is the door that records (history.SourceCLI or SourceLambda).
+	Source string
+
+	mu       sync.Mutex
+	recorded []history.Meta
+	errs     []error
+}
+
+// record stores one account's run; a nil Recorder records nothing.
+func (r *Recorder) record(ctx context.Context, w *Warden, res *report.Result, plan *remediate.Plan, outcome *remediate.Outcome) {
+	if r == nil || res == nil {
+		return
+	}
+	m, err := w.Record(ctx, r.Source, res, plan, outcome)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("account %s: %w", res.AccountID, err))
+		return
+	}
+	r.recorded = append(r.recorded, m)
+}
+
+// Recorded are the records stored, in the order the accounts finished.
+func (r *Recorder) Recorded() []history.Meta {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]history.Meta(nil), r.recorded...)
+}
+
+// Err joins the accounts' recording failures; nil when every account was recorded.
+func (r *Recorder) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return errors.Join(r.errs...)
 }

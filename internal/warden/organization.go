@@ -36,8 +36,11 @@ type Organization struct {
 	// SecurityHub, when set, is where each account's Security Hub import is remembered: every
 	// audited account's findings are imported into its own Security Hub through its role.
 	SecurityHub securityhub.StateStore
-	Now         func() time.Time
-	Log         *slog.Logger
+	// History, when set, records each account's audit or enforce run in the history of Journal
+	// as the account finishes.
+	History *Recorder
+	Now     func() time.Time
+	Log     *slog.Logger
 
 	readsOnce sync.Once
 	reads     *orgReads
@@ -105,6 +108,7 @@ func (o *Organization) AccountAudit(ctx context.Context, a org.Account, opts Aud
 	default:
 		out.Status = report.AccountOK
 	}
+	o.History.record(ctx, w, out.Result, nil, nil)
 	if o.SecurityHub != nil {
 		rep, err := w.ImportToSecurityHub(ctx, out.Result, snap, o.SecurityHub)
 		out.SecurityHub = ImportSummary(rep)
@@ -227,6 +231,7 @@ func (o *Organization) Enforce(ctx context.Context, accounts []org.Account, opts
 	type planned struct {
 		account org.Account
 		w       *Warden
+		res     *report.Result
 		plan    remediate.Plan
 	}
 	var (
@@ -254,9 +259,10 @@ func (o *Organization) Enforce(ctx context.Context, accounts []org.Account, opts
 			// A plan from partial data could miss an exemption: the account is reported, not acted on.
 			failed = append(failed, AccountEnforcement{AccountID: a.ID, AccountName: a.Name, Status: report.AccountPartial,
 				Error: "not enforced: the account could not be read completely: " + problems(res), Plan: &p})
+			o.History.record(ctx, w, res, &p, &remediate.Outcome{DryRun: !opts.Apply}) // nothing done
 			return nil
 		}
-		plans = append(plans, planned{account: a, w: w, plan: p})
+		plans = append(plans, planned{account: a, w: w, res: res, plan: p})
 		changes += p.Changes()
 		return nil
 	}, nil)
@@ -295,6 +301,9 @@ func (o *Organization) Enforce(ctx context.Context, accounts []org.Account, opts
 	failures = org.Each(ctx, run, opts.Concurrency, func(ctx context.Context, a org.Account) error {
 		p := byID[a.ID]
 		out, err := p.w.RunPlan(ctx, p.plan, EnforceOptions{Apply: opts.Apply, LockTimeout: opts.LockTimeout})
+		if out != nil {
+			o.History.record(ctx, p.w, p.res, &p.plan, out)
+		}
 		r := AccountEnforcement{AccountID: a.ID, AccountName: a.Name, Status: report.AccountOK, Plan: &p.plan, Outcome: out}
 		if err != nil {
 			r.Status, r.Error = report.AccountFailed, err.Error()
