@@ -47,6 +47,7 @@ type fn struct {
 	sch  *scheduler.Client
 	now  time.Time
 	logs *logBuffer
+	runs *memRuns
 }
 
 func newFn(t *testing.T, mode string) *fn {
@@ -55,7 +56,7 @@ func newFn(t *testing.T, mode string) *fn {
 	ctx := context.Background()
 	cfg := srv.Config(ctx)
 	f := &fn{t: t, srv: srv, cfg: cfg, iam: iam.NewFromConfig(cfg), mu: &sync.Mutex{}, sch: scheduler.NewFromConfig(cfg),
-		now: time.Now().UTC().Truncate(time.Second), logs: &logBuffer{}}
+		now: time.Now().UTC().Truncate(time.Second), logs: &logBuffer{}, runs: &memRuns{}}
 	if _, err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(cfg), "iamwarden-journal"); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,8 @@ func newFn(t *testing.T, mode string) *fn {
 	f.h = &lambdafn.Handler{AWS: cfg, Getenv: func(k string) string { return f.env[k] }, Now: func() time.Time { return f.now },
 		Log: newLogger(f.logs),
 		Journal: func(table string) (journal.Journal, error) {
-			return dynamo.New(dynamotest.Serial{Mu: f.mu, Client: dynamodb.NewFromConfig(cfg)}, table)
+			j, err := dynamo.New(dynamotest.Serial{Mu: f.mu, Client: dynamodb.NewFromConfig(cfg)}, table)
+			return withRuns{j, f.runs}, err
 		}}
 	return f
 }
@@ -374,6 +376,8 @@ func TestInvalidSettingsFailTheInvocationAndChangeNothing(t *testing.T) {
 		{"bad max actions", map[string]string{lambdafn.EnvMaxActions: "many"}, "IAMWARDEN_MAX_ACTIONS"},
 		{"bad config", map[string]string{lambdafn.EnvConfig: "rules:\n  no-such-rule: {}\n"}, "no-such-rule"},
 		{"group without role", map[string]string{lambdafn.EnvSchedulerRoleARN: ""}, "IAMWARDEN_SCHEDULER_ROLE_ARN"},
+		{"bad history days", map[string]string{lambdafn.EnvHistoryDays: "-1"}, "IAMWARDEN_HISTORY_DAYS"},
+		{"history days not a number", map[string]string{lambdafn.EnvHistoryDays: "3m"}, "IAMWARDEN_HISTORY_DAYS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFn(t, "enforce")

@@ -90,7 +90,8 @@ func newHub(t *testing.T, mode string, good, bad int) *hub {
 	f.env[lambdafn.EnvExternalID] = hubExternalID
 	// The hub's journal, written through the hub's own credentials.
 	f.h.Journal = func(table string) (journal.Journal, error) {
-		return dynamo.New(dynamotest.Serial{Mu: f.mu, Client: dynamodb.NewFromConfig(f.h.AWS)}, table)
+		j, err := dynamo.New(dynamotest.Serial{Mu: f.mu, Client: dynamodb.NewFromConfig(f.h.AWS)}, table)
+		return withRuns{j, f.runs}, err
 	}
 	return h
 }

@@ -168,4 +168,6 @@ func (r retained) ListRuns(ctx context.Context, f journal.RunFilter) ([]journal.
 	return r.runs.ListRuns(ctx, f)
 }
 
-func (r retained) GetRun(ctx context.Context, id string) (journal.Run, error) { return r.runs.GetRun(ctx, id) }
+func (r retained) GetRun(ctx context.Context, id string) (journal.Run, error) {
+	return r.runs.GetRun(ctx, id)
+}
