@@ -101,7 +101,7 @@ resource "aws_iam_role_policy" "function" {
           Effect    = "Allow"
           Action    = "dynamodb:DeleteItem"
           Resource  = local.journal_table_arn
-          Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["LEASE#*", "DEDUPE#*", "SECURITYHUB#*"] } }
+          Condition = { "ForAllValues:StringLike" = { "dynamodb:LeadingKeys" = ["LEASE#*", "DEDUPE#*", "SECURITYHUB#*", "RUN#*#*"] } }
         },
         {
           Sid    = "IamwardenDeadlineSchedules"

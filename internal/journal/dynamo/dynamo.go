@@ -8,7 +8,8 @@
 // the dedupe item (on the condition that it still names the entry). A crash between the two
 // leaves a dedupe item whose owner released it: Begin and HasDedupe treat it as free.
 // A lease is one item, ActionID "LEASE#<account>", put on a condition that it is absent,
-// expired or the caller's.
+// expired or the caller's. Run records (journal.RunStore) are items "RUN#<id>" and their body
+// chunks; runs.go describes them.
 //
 // Get and HasDedupe read consistently. List and Open read global secondary indexes, which are
 // eventually consistent: an entry written a moment ago by another process may be missing.
@@ -462,12 +463,14 @@ func (j *Journal) List(ctx context.Context, f journal.Filter) ([]journal.Entry, 
 		ExpressionAttributeValues: x.values,
 		ScanIndexForward:          aws.Bool(false),
 	}
-	if len(filters) > 0 {
-		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
-	} else if f.Limit > 0 {
-		// Without a filter every item read is returned, so one page of Limit items suffices.
+	if len(filters) == 0 && f.Limit > 0 {
+		// Without a filter of the caller's, a page of Limit items usually suffices; run records
+		// in the index may shorten it, and the loop below reads on.
 		in.Limit = aws.Int32(int32(min(f.Limit, 1000)))
 	}
+	// The by-account index also holds run records (journal.RunStore): read only entries.
+	filters = append(filters, x.in(attrItemType, []string{typeAction}))
+	in.FilterExpression = aws.String(strings.Join(filters, " AND "))
 	p := dynamodb.NewQueryPaginator(j.client, in)
 	for p.HasMorePages() && (f.Limit == 0 || len(entries) < f.Limit) {
 		page, err := p.NextPage(ctx)

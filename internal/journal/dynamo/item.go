@@ -55,6 +55,9 @@ const (
 	typeAction = "action"
 	typeDedupe = "dedupe"
 	typeLease  = "lease"
+	// A run record's head and the chunks of its body (runs.go).
+	typeRun      = "run"
+	typeRunChunk = "run-chunk"
 )
 
 // Index names.

@@ -2,11 +2,14 @@
 package journaltest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -846,5 +849,353 @@ func testCheck(t *testing.T, j journal.Journal) {
 	}
 	if list, err := j.List(context.Background(), journal.Filter{}); err != nil || len(list) != 0 {
 		t.Errorf("Check wrote entries: %v, %v", ids(list), err)
+	}
+}
+
+// RunOpener returns a new, empty run store for one subtest. The suite closes it if it has a
+// Close method.
+type RunOpener func(t *testing.T) journal.RunStore
+
+// RunStoreSuite runs the conformance suite of journal.RunStore against the stores open returns.
+// Expiry is judged by the wall clock, as the stores judge it: the expired runs expired an hour
+// ago and the live ones expire in a year.
+func RunStoreSuite(t *testing.T, open RunOpener) {
+	t.Helper()
+	tests := []struct {
+		name string
+		run  func(*testing.T, journal.RunStore)
+	}{
+		{"RoundTrip", testRunRoundTrip},
+		{"LargeBody", testRunLargeBody},
+		{"Duplicate", testRunDuplicate},
+		{"Invalid", testRunInvalid},
+		{"NotFound", testRunNotFound},
+		{"ListOrder", testRunListOrder},
+		{"ListFilters", testRunListFilters},
+		{"Expired", testRunExpired},
+		{"ConcurrentPutSameID", testRunConcurrentPut},
+		{"InvisibleToJournal", testRunInvisibleToJournal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			if c, ok := s.(interface{ Close() error }); ok {
+				t.Cleanup(func() {
+					if err := c.Close(); err != nil {
+						t.Errorf("Close: %v", err)
+					}
+				})
+			}
+			tt.run(t, s)
+		})
+	}
+}
+
+func run(id string) journal.Run {
+	return journal.Run{
+		ID:         id,
+		AccountID:  "111122223333",
+		Kind:       "scan",
+		RecordedAt: base,
+		Meta:       []byte(`{"id":"` + id + `","findings":3}`),
+		Body:       []byte(`{"id":"` + id + `","findings":["a","b","c"]}`),
+	}
+}
+
+// randomBytes returns n incompressible bytes, the same for the same seed.
+func randomBytes(seed uint64, n int) []byte {
+	b := make([]byte, n)
+	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24)}).Read(b)
+	return b
+}
+
+func putRun(t *testing.T, s journal.RunStore, r journal.Run) {
+	t.Helper()
+	if err := s.PutRun(context.Background(), r); err != nil {
+		t.Fatalf("PutRun(%s): %v", r.ID, err)
+	}
+}
+
+func getRun(t *testing.T, s journal.RunStore, id string) journal.Run {
+	t.Helper()
+	got, err := s.GetRun(context.Background(), id)
+	if err != nil {
+		t.Fatalf("GetRun(%s): %v", id, err)
+	}
+	return got
+}
+
+func listRuns(t *testing.T, s journal.RunStore, f journal.RunFilter) []journal.Run {
+	t.Helper()
+	got, err := s.ListRuns(context.Background(), f)
+	if err != nil {
+		t.Fatalf("ListRuns(%+v): %v", f, err)
+	}
+	return got
+}
+
+func runIDs(runs []journal.Run) []string {
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// assertRun compares got with want as PutRun must store it; withBody says whether got should
+// carry the body (GetRun) or none (ListRuns).
+func assertRun(t *testing.T, got, want journal.Run, withBody bool) {
+	t.Helper()
+	if got.RecordedAt.Location() != time.UTC || (!got.ExpiresAt.IsZero() && got.ExpiresAt.Location() != time.UTC) {
+		t.Errorf("times of run %s not in UTC: recorded %v, expires %v", got.ID, got.RecordedAt, got.ExpiresAt)
+	}
+	if got.ID != want.ID || got.AccountID != want.AccountID || got.Kind != want.Kind ||
+		!got.RecordedAt.Equal(want.RecordedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("run %s:\n got  %s %s %s recorded %v expires %v\n want %s %s %s recorded %v expires %v", want.ID,
+			got.ID, got.AccountID, got.Kind, got.RecordedAt, got.ExpiresAt,
+			want.ID, want.AccountID, want.Kind, want.RecordedAt, want.ExpiresAt)
+	}
+	if !bytes.Equal(got.Meta, want.Meta) {
+		t.Errorf("run %s meta = %q, want %q", want.ID, got.Meta, want.Meta)
+	}
+	switch {
+	case withBody && !bytes.Equal(got.Body, want.Body):
+		t.Errorf("run %s body: %d bytes, want the %d stored (equal: %v)", want.ID, len(got.Body), len(want.Body), bytes.Equal(got.Body, want.Body))
+	case !withBody && len(got.Body) > 0:
+		t.Errorf("run %s listed with a %d-byte body, want none", want.ID, len(got.Body))
+	}
+}
+
+func testRunRoundTrip(t *testing.T, s journal.RunStore) {
+	full := run("run-full")
+	full.ExpiresAt = time.Now().Add(365 * 24 * time.Hour)
+	bare := journal.Run{ID: "run-bare", AccountID: "111122223333", Kind: "enforce", RecordedAt: base.Add(time.Second)}
+	for _, r := range []journal.Run{full, bare} {
+		putRun(t, s, r)
+	}
+	for _, r := range []journal.Run{full, bare} {
+		assertRun(t, getRun(t, s, r.ID), r, true)
+	}
+	list := listRuns(t, s, journal.RunFilter{})
+	if !slices.Equal(runIDs(list), []string{"run-bare", "run-full"}) {
+		t.Fatalf("ListRuns = %v, want [run-bare run-full]", runIDs(list))
+	}
+	assertRun(t, list[0], bare, false)
+	assertRun(t, list[1], full, false)
+}
+
+// A body of several megabytes that does not compress: a store that splits it must reassemble it.
+func testRunLargeBody(t *testing.T, s journal.RunStore) {
+	r := run("run-large")
+	r.Body = randomBytes(1, 3<<20)
+	putRun(t, s, r)
+	assertRun(t, getRun(t, s, r.ID), r, true)
+	list := listRuns(t, s, journal.RunFilter{AccountID: r.AccountID})
+	if len(list) != 1 {
+		t.Fatalf("ListRuns = %v, want [%s]", runIDs(list), r.ID)
+	}
+	assertRun(t, list[0], r, false)
+}
+
+func testRunDuplicate(t *testing.T, s journal.RunStore) {
+	first := run("run-dup")
+	first.Body = randomBytes(2, 500<<10)
+	putRun(t, s, first)
+	second := run("run-dup")
+	second.AccountID, second.Kind, second.RecordedAt = "444455556666", "enforce", base.Add(time.Hour)
+	second.Meta, second.Body = []byte(`{"second":true}`), randomBytes(3, 500<<10)
+	if err := s.PutRun(context.Background(), second); !errors.Is(err, journal.ErrExists) {
+		t.Fatalf("second PutRun = %v, want ErrExists", err)
+	}
+	assertRun(t, getRun(t, s, first.ID), first, true)
+	if list := listRuns(t, s, journal.RunFilter{}); !slices.Equal(runIDs(list), []string{first.ID}) || list[0].AccountID != first.AccountID {
+		t.Errorf("ListRuns = %+v, want the first run only", list)
+	}
+}
+
+func testRunInvalid(t *testing.T, s journal.RunStore) {
+	mod := func(f func(*journal.Run)) journal.Run {
+		r := run("run-invalid")
+		f(&r)
+		return r
+	}
+	for name, r := range map[string]journal.Run{
+		"empty ID":       mod(func(r *journal.Run) { r.ID = "" }),
+		"ID with #":      mod(func(r *journal.Run) { r.ID = "run#1" }),
+		"ID with /":      mod(func(r *journal.Run) { r.ID = "run/1" }),
+		"long ID":        mod(func(r *journal.Run) { r.ID = strings.Repeat("r", 129) }),
+		"no account":     mod(func(r *journal.Run) { r.AccountID = "" }),
+		"no kind":        mod(func(r *journal.Run) { r.Kind = "" }),
+		"no time":        mod(func(r *journal.Run) { r.RecordedAt = time.Time{} }),
+		"meta too large": mod(func(r *journal.Run) { r.Meta = bytes.Repeat([]byte("x"), journal.MaxRunMeta+1) }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := s.PutRun(context.Background(), r); !errors.Is(err, journal.ErrInvalid) {
+				t.Errorf("PutRun = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	if _, err := s.ListRuns(context.Background(), journal.RunFilter{Limit: -1}); !errors.Is(err, journal.ErrInvalid) {
+		t.Errorf("ListRuns(Limit -1) = %v, want ErrInvalid", err)
+	}
+	if list := listRuns(t, s, journal.RunFilter{}); len(list) != 0 {
+		t.Errorf("invalid runs stored: %v", runIDs(list))
+	}
+}
+
+func testRunNotFound(t *testing.T, s journal.RunStore) {
+	putRun(t, s, run("run-present"))
+	for _, id := range []string{"run-absent", "", "run-present#0", journal.RunPrefix + "run-present"} {
+		if got, err := s.GetRun(context.Background(), id); !errors.Is(err, journal.ErrNotFound) {
+			t.Errorf("GetRun(%q) = %+v, %v; want ErrNotFound", id, got.ID, err)
+		}
+	}
+}
+
+func testRunListOrder(t *testing.T, s journal.RunStore) {
+	// Put out of order; three share a recording time and are ordered by ID.
+	for _, p := range []struct {
+		id  string
+		off time.Duration
+	}{{"run-c", time.Minute}, {"run-a", 0}, {"run-e", time.Minute}, {"run-b", 1}, {"run-d", time.Minute}, {"run-f", time.Hour}} {
+		r := run(p.id)
+		r.RecordedAt = base.Add(p.off)
+		putRun(t, s, r)
+	}
+	want := []string{"run-f", "run-e", "run-d", "run-c", "run-b", "run-a"}
+	if got := runIDs(listRuns(t, s, journal.RunFilter{})); !slices.Equal(got, want) {
+		t.Errorf("ListRuns = %v, want %v", got, want)
+	}
+	if got := runIDs(listRuns(t, s, journal.RunFilter{AccountID: "111122223333"})); !slices.Equal(got, want) {
+		t.Errorf("ListRuns(account) = %v, want %v", got, want)
+	}
+	if got := runIDs(listRuns(t, s, journal.RunFilter{Limit: 3})); !slices.Equal(got, want[:3]) {
+		t.Errorf("ListRuns(Limit 3) = %v, want %v", got, want[:3])
+	}
+}
+
+func testRunListFilters(t *testing.T, s journal.RunStore) {
+	const acctA, acctB = "111122223333", "444455556666"
+	for _, p := range []struct {
+		id, account, kind string
+		min               int
+	}{
+		{"r1", acctA, "scan", 1}, {"r2", acctB, "scan", 2}, {"r3", acctA, "enforce", 3},
+		{"r4", acctA, "scan", 4}, {"r5", acctB, "enforce", 5}, {"r6", acctA, "scan", 6},
+	} {
+		r := run(p.id)
+		r.AccountID, r.Kind, r.RecordedAt = p.account, p.kind, base.Add(time.Duration(p.min)*time.Minute)
+		putRun(t, s, r)
+	}
+	at := func(min int) time.Time { return base.Add(time.Duration(min) * time.Minute) }
+	cases := []struct {
+		name string
+		f    journal.RunFilter
+		want []string
+	}{
+		{"all", journal.RunFilter{}, []string{"r6", "r5", "r4", "r3", "r2", "r1"}},
+		{"account", journal.RunFilter{AccountID: acctA}, []string{"r6", "r4", "r3", "r1"}},
+		{"other account", journal.RunFilter{AccountID: acctB}, []string{"r5", "r2"}},
+		{"unknown account", journal.RunFilter{AccountID: "999999999999"}, []string{}},
+		{"kind", journal.RunFilter{Kinds: []string{"enforce"}}, []string{"r5", "r3"}},
+		{"kinds", journal.RunFilter{Kinds: []string{"enforce", "scan"}}, []string{"r6", "r5", "r4", "r3", "r2", "r1"}},
+		{"account and kind", journal.RunFilter{AccountID: acctA, Kinds: []string{"scan"}}, []string{"r6", "r4", "r1"}},
+		{"since is inclusive", journal.RunFilter{Since: at(4)}, []string{"r6", "r5", "r4"}},
+		{"until is exclusive", journal.RunFilter{Until: at(3)}, []string{"r2", "r1"}},
+		{"since and until", journal.RunFilter{Since: at(2), Until: at(5)}, []string{"r4", "r3", "r2"}},
+		{"account, since and until", journal.RunFilter{AccountID: acctA, Since: at(2), Until: at(6)}, []string{"r4", "r3"}},
+		{"limit keeps the newest", journal.RunFilter{Limit: 2}, []string{"r6", "r5"}},
+		{"account and limit", journal.RunFilter{AccountID: acctA, Limit: 3}, []string{"r6", "r4", "r3"}},
+		{"account, kind and limit", journal.RunFilter{AccountID: acctA, Kinds: []string{"scan"}, Limit: 2}, []string{"r6", "r4"}},
+		{"kind, until and limit", journal.RunFilter{Kinds: []string{"scan"}, Until: at(6), Limit: 2}, []string{"r4", "r2"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := listRuns(t, s, tc.f)
+			if got == nil || !slices.Equal(runIDs(got), tc.want) {
+				t.Errorf("ListRuns = %v (nil: %v), want %v", runIDs(got), got == nil, tc.want)
+			}
+		})
+	}
+}
+
+// An expired run is gone: neither listed nor read, and its ID may be used again.
+func testRunExpired(t *testing.T, s journal.RunStore) {
+	now := time.Now()
+	expired := run("run-expired")
+	expired.RecordedAt, expired.ExpiresAt = now.Add(-2*time.Hour), now.Add(-time.Hour)
+	expired.Body = randomBytes(4, 400<<10)
+	live := run("run-live")
+	live.RecordedAt, live.ExpiresAt = now.Add(-3*time.Hour), now.Add(365*24*time.Hour)
+	// The expired run is put last: a store that deletes expired runs when it puts one must
+	// still hide it from readers.
+	putRun(t, s, live)
+	putRun(t, s, expired)
+	for _, f := range []journal.RunFilter{{}, {AccountID: live.AccountID}, {Limit: 1}, {AccountID: live.AccountID, Limit: 1}} {
+		if got := runIDs(listRuns(t, s, f)); !slices.Equal(got, []string{live.ID}) {
+			t.Errorf("ListRuns(%+v) = %v, want only %s", f, got, live.ID)
+		}
+	}
+	if _, err := s.GetRun(context.Background(), expired.ID); !errors.Is(err, journal.ErrNotFound) {
+		t.Errorf("GetRun of an expired run = %v, want ErrNotFound", err)
+	}
+	again := run(expired.ID)
+	again.Body = randomBytes(5, 400<<10)
+	putRun(t, s, again)
+	assertRun(t, getRun(t, s, again.ID), again, true)
+	assertRun(t, getRun(t, s, live.ID), live, true)
+}
+
+// Racers put the same ID at once, each with a body of its own: one wins, and its body is read
+// back whole, not mixed with a loser's.
+func testRunConcurrentPut(t *testing.T, s journal.RunStore) {
+	const id = "run-race"
+	runs := make([]journal.Run, racers)
+	for i := range runs {
+		runs[i] = run(id)
+		runs[i].Meta = []byte(fmt.Sprintf(`{"racer":%d}`, i))
+		runs[i].Body = randomBytes(uint64(100+i), 400<<10)
+	}
+	errs := race(func(i int) error { return s.PutRun(context.Background(), runs[i]) })
+	win := winner(t, errs, journal.ErrExists)
+	assertRun(t, getRun(t, s, id), runs[win], true)
+	if list := listRuns(t, s, journal.RunFilter{AccountID: runs[win].AccountID}); len(list) != 1 || !bytes.Equal(list[0].Meta, runs[win].Meta) {
+		t.Errorf("ListRuns = %v, want the winner's (racer %d) only", runIDs(list), win)
+	}
+}
+
+// Run records share the journal's store but are no journal entries: List, Open and Get of the
+// journal never return them.
+func testRunInvisibleToJournal(t *testing.T, s journal.RunStore) {
+	j, ok := s.(journal.Journal)
+	if !ok {
+		t.Skipf("%T is not a journal", s)
+	}
+	ctx := context.Background()
+	r := run("01JPAAAAAAAAAAAAAAAAAAAAR1")
+	r.RecordedAt = base.Add(time.Hour) // newer than the entry
+	putRun(t, s, r)
+	e := entry("01JPAAAAAAAAAAAAAAAAAAAAR2")
+	begin(t, j, e)
+	for _, f := range []journal.Filter{{}, {AccountID: e.AccountID}, {AccountID: e.AccountID, Limit: 1}, {Limit: 1},
+		{AccountID: e.AccountID, Since: base}, {RunID: e.RunID}} {
+		got, err := j.List(ctx, f)
+		if err != nil || !slices.Equal(ids(got), []string{e.ActionID}) {
+			t.Errorf("List(%+v) = %v, %v; want only the entry %s", f, ids(got), err, e.ActionID)
+		}
+	}
+	for _, account := range []string{"", e.AccountID} {
+		got, err := j.Open(ctx, account)
+		if err != nil || !slices.Equal(ids(got), []string{e.ActionID}) {
+			t.Errorf("Open(%q) = %v, %v; want only the entry %s", account, ids(got), err, e.ActionID)
+		}
+	}
+	for _, id := range []string{r.ID, journal.RunPrefix + r.ID} {
+		if _, err := j.Get(ctx, id); !errors.Is(err, journal.ErrNotFound) {
+			t.Errorf("Get(%s) = %v, want ErrNotFound", id, err)
+		}
+	}
+	if err := j.Check(ctx); err != nil {
+		t.Errorf("Check with a run stored: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 var migrations = []func(context.Context, *sql.Tx) error{
 	migrateV1,
 	migrateV2,
+	migrateV3,
 }
 
 // SchemaVersion is the schema version Open brings a database to.
@@ -101,6 +102,30 @@ func migrateV2(ctx context.Context, tx *sql.Tx) error {
 			acquired_at TEXT NOT NULL,
 			expires_at  TEXT NOT NULL
 		) STRICT`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateV3 adds the run records of internal/history (journal.RunStore). expires_at is NULL for
+// a record kept for good; the partial index lets PutRun find expired records without a scan.
+func migrateV3(ctx context.Context, tx *sql.Tx) error {
+	for _, stmt := range []string{
+		`CREATE TABLE runs (
+			id          TEXT PRIMARY KEY,
+			account_id  TEXT NOT NULL,
+			kind        TEXT NOT NULL,
+			recorded_at TEXT NOT NULL,
+			expires_at  TEXT,
+			meta        TEXT NOT NULL,
+			body        BLOB NOT NULL
+		) STRICT`,
+		`CREATE INDEX runs_account_recorded ON runs (account_id, recorded_at, id)`,
+		`CREATE INDEX runs_recorded ON runs (recorded_at, id)`,
+		`CREATE INDEX runs_expires ON runs (expires_at) WHERE expires_at IS NOT NULL`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return err

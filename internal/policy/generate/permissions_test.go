@@ -356,8 +356,9 @@ func TestPermissionsDocument(t *testing.T) {
 	}
 }
 
-// The enforce role may delete the journal's lease and dedupe items, never an entry of the audit
-// trail: DeleteItem is allowed only for keys with a reserved prefix.
+// The enforce role may delete the journal's lease and dedupe items and run body chunks, never an
+// entry of the audit trail or a run record's head: DeleteItem is allowed only for keys with a
+// reserved prefix.
 func TestEnforcePolicyCannotEraseTheJournal(t *testing.T) {
 	doc, err := generate.Document(generate.KindIamwardenEnforce, generate.Options{})
 	if err != nil {
@@ -370,9 +371,11 @@ func TestEnforcePolicyCannotEraseTheJournal(t *testing.T) {
 	set := &policy.PolicySet{Identity: []*policy.Policy{p}}
 	table := "arn:aws:dynamodb:us-east-1:123456789012:table/iamwarden-journal"
 	for key, want := range map[string]policy.Result{
-		journal.LeasePrefix + "123456789012":             policy.Allowed,
-		journal.ReservedPrefix + "change/123456789012/x": policy.Allowed,
-		"01JPAAAAAAAAAAAAAAAAAAAAA1":                     policy.ImplicitDeny,
+		journal.LeasePrefix + "123456789012":                                policy.Allowed,
+		journal.ReservedPrefix + "change/123456789012/x":                    policy.Allowed,
+		"01JPAAAAAAAAAAAAAAAAAAAAA1":                                        policy.ImplicitDeny,
+		journal.RunPrefix + "01JPAAAAAAAAAAAAAAAAAAAAA1#0123456789abcdef#0": policy.Allowed,
+		journal.RunPrefix + "01JPAAAAAAAAAAAAAAAAAAAAA1":                    policy.ImplicitDeny,
 	} {
 		d := policy.Evaluate(set, &policy.Request{Principal: "arn:aws:sts::123456789012:assumed-role/iamwarden/run", Action: "dynamodb:DeleteItem",
 			Resource: table, Context: map[string]policy.Value{"dynamodb:LeadingKeys": policy.Strings(key)}})

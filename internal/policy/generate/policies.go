@@ -283,9 +283,10 @@ var JournalActions = []string{
 	"dynamodb:DescribeTable",
 }
 
-// JournalDeleteActions release leases and dedupe keys. They are granted only on items whose key
-// starts with a reserved prefix (dynamodb:LeadingKeys), so the role cannot erase an entry of its
-// own audit trail.
+// JournalDeleteActions release leases and dedupe keys and delete the body chunks of a run record
+// that lost a race. They are granted only on items whose key starts with a reserved prefix
+// (dynamodb:LeadingKeys), so the role cannot erase an entry of its own audit trail, nor a run
+// record's head: chunk keys are "RUN#<id>#<generation>#<n>", heads "RUN#<id>" (run IDs have no #).
 var JournalDeleteActions = []string{"dynamodb:DeleteItem"}
 
 func parameterARN(name string) string {
@@ -340,7 +341,7 @@ func journalStatement(opts PermissionOptions) policy.Statement {
 
 func journalReleaseStatement(opts PermissionOptions) policy.Statement {
 	return policy.Statement{Sid: "IamwardenJournalRelease", Effect: policy.EffectAllow, Action: strs(JournalDeleteActions...), Resource: strs(tableARN(opts)),
-		Condition: policy.Condition{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {journal.LeasePrefix + "*", journal.ReservedPrefix + "*", journal.SecurityHubPrefix + "*"}}}}
+		Condition: policy.Condition{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {journal.LeasePrefix + "*", journal.ReservedPrefix + "*", journal.SecurityHubPrefix + "*", journal.RunPrefix + "*#*"}}}}
 }
 
 // ScheduleActions manage the function's one-shot deadline schedules.
