@@ -47,7 +47,6 @@ type fn struct {
 	sch  *scheduler.Client
 	now  time.Time
 	logs *logBuffer
-	runs *memRuns
 }
 
 func newFn(t *testing.T, mode string) *fn {
@@ -56,7 +55,7 @@ func newFn(t *testing.T, mode string) *fn {
 	ctx := context.Background()
 	cfg := srv.Config(ctx)
 	f := &fn{t: t, srv: srv, cfg: cfg, iam: iam.NewFromConfig(cfg), mu: &sync.Mutex{}, sch: scheduler.NewFromConfig(cfg),
-		now: time.Now().UTC().Truncate(time.Second), logs: &logBuffer{}, runs: &memRuns{}}
+		now: time.Now().UTC().Truncate(time.Second), logs: &logBuffer{}}
 	if _, err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(cfg), "iamwarden-journal"); err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +77,7 @@ func newFn(t *testing.T, mode string) *fn {
 	f.h = &lambdafn.Handler{AWS: cfg, Getenv: func(k string) string { return f.env[k] }, Now: func() time.Time { return f.now },
 		Log: newLogger(f.logs),
 		Journal: func(table string) (journal.Journal, error) {
-			j, err := dynamo.New(dynamotest.Serial{Mu: f.mu, Client: dynamodb.NewFromConfig(cfg)}, table)
-			return withRuns{j, f.runs}, err
+			return dynamo.New(dynamotest.Serial{Mu: f.mu, Client: dynamodb.NewFromConfig(cfg)}, table)
 		}}
 	return f
 }

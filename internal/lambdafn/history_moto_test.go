@@ -71,7 +71,7 @@ func summaries(msgs []string) []string {
 	return out
 }
 
-// runs reads the run records of the function's account from the journal table.
+// records reads the run records of the function's account from the journal table.
 func (f *fn) records() []journal.Run {
 	f.t.Helper()
 	j, err := f.h.Journal(f.env[lambdafn.EnvJournalTable])
@@ -236,7 +236,7 @@ func TestEnforceSweepsRecordTheirRuns(t *testing.T) {
 // failingRuns is a journal table that refuses run records.
 type failingRuns struct {
 	journal.Journal
-	*memRuns
+	journal.RunStore
 }
 
 func (failingRuns) PutRun(context.Context, journal.Run) error {
@@ -249,7 +249,10 @@ func TestSweepFailsWhenItCannotBeRecorded(t *testing.T) {
 	open := f.h.Journal
 	f.h.Journal = func(table string) (journal.Journal, error) {
 		j, err := open(table)
-		return failingRuns{j, f.runs}, err
+		if err != nil {
+			return nil, err
+		}
+		return failingRuns{j, j.(journal.RunStore)}, nil
 	}
 	_, err := f.invoke(f.fixture("eventbridge-scheduled-event.json", ""))
 	if err == nil || !strings.Contains(err.Error(), "not recorded in the history") || !strings.Contains(err.Error(), "dynamodb:PutItem") {
@@ -274,7 +277,8 @@ func TestReportSweepWithoutAJournalTable(t *testing.T) {
 	if !strings.Contains(f.logs.String(), `"level":"WARN","msg":"history and change summaries need IAMWARDEN_JOURNAL_TABLE`) {
 		t.Errorf("no WARN line about the history:\n%s", f.logs)
 	}
-	if n := len(f.runs.runs); n != 0 {
+	f.env[lambdafn.EnvJournalTable] = "iamwarden-journal"
+	if n := len(f.records()); n != 0 {
 		t.Errorf("%d records without a journal table", n)
 	}
 }
