@@ -1,14 +1,18 @@
 package lambdafn_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -280,5 +284,68 @@ func TestReportSweepWithoutAJournalTable(t *testing.T) {
 	f.env[lambdafn.EnvJournalTable] = "iamwarden-journal"
 	if n := len(f.records()); n != 0 {
 		t.Errorf("%d records without a journal table", n)
+	}
+}
+
+// denyAction answers one IAM query action with AccessDenied, as a role without its permission
+// gets; every other request goes on.
+type denyAction struct {
+	next   aws.HTTPClient
+	action string
+}
+
+func (d denyAction) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if strings.Contains(string(body), "Action="+d.action+"&") {
+			return &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Content-Type": {"text/xml"}}, Request: r,
+				Body: io.NopCloser(strings.NewReader(`<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>` +
+					`<Message>not authorized to perform iam:` + d.action + `</Message></Error><RequestId>1</RequestId></ErrorResponse>`))}, nil
+		}
+	}
+	return d.next.Do(r)
+}
+
+func TestPartialSweepCallsNothingResolved(t *testing.T) {
+	ctx := context.Background()
+	f := newFn(t, "report")
+	messages := f.subscribe()
+	f.consoleUser("late", f.now.Add(-10*day))
+	f.consoleUser("gone", f.now.Add(-10*day))
+	sweep := f.fixture("eventbridge-scheduled-event.json", "")
+	f.mustInvoke(sweep)
+	messages()
+
+	// gone is deleted, and the next sweep cannot read the account's aliases: it is partial.
+	if _, err := f.iam.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("gone")}); err != nil {
+		t.Fatal(err)
+	}
+	f.h.AWS.HTTPClient = denyAction{next: f.h.AWS.HTTPClient, action: "ListAccountAliases"}
+	f.now = f.now.Add(time.Hour)
+	r := f.mustInvoke(sweep)
+	if !r.Partial {
+		t.Fatalf("sweep without the aliases: %+v; want it partial", r)
+	}
+	sums := summaries(messages())
+	if len(sums) != 1 {
+		t.Fatalf("partial sweep sent %d summaries, want 1", len(sums))
+	}
+	for _, want := range []string{"changes may be incomplete", "Resolved: 0", "Unseen:   2", "gone", "violation → unseen"} {
+		if !strings.Contains(sums[0], want) {
+			t.Errorf("summary lacks %q:\n%s", want, sums[0])
+		}
+	}
+	if strings.Contains(sums[0], "→ resolved") {
+		t.Errorf("a partial sweep calls a finding resolved:\n%s", sums[0])
+	}
+	if rec := f.record(r.HistoryID); !rec.Result.Partial {
+		t.Error("the partial sweep's record is not marked partial")
 	}
 }
