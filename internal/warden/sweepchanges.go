@@ -95,6 +95,9 @@ func (w *Warden) ReportSweep(ctx context.Context, res *report.Result, plan remed
 	if w.Journal == nil {
 		return false, ErrNoJournal
 	}
+	if w.notifier() == nil {
+		return false, nil // nobody to tell
+	}
 	prev, err := w.PreviousSweep(ctx, res)
 	if err != nil {
 		return false, err
@@ -129,7 +132,13 @@ func (w *Warden) EnforceSweep(ctx context.Context, o EnforceOptions) (*EnforceRe
 	if err != nil {
 		return out, err
 	}
-	prev, perr := w.PreviousSweep(ctx, res)
+	var (
+		prev *remediate.Previous
+		perr error
+	)
+	if w.notifier() != nil {
+		prev, perr = w.PreviousSweep(ctx, res)
+	}
 	ex := w.executor(caller, res.AccountAlias, exempter, o)
 	notifier := ex.Notifier
 	ex.Notifier = remediate.WithoutSummaries(notifier)
