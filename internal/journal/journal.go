@@ -283,7 +283,7 @@ func Prepare(e Entry) (Entry, error) {
 	case e.ActionID == "":
 		problems = append(problems, "action ID is empty")
 	case Reserved(e.ActionID):
-		problems = append(problems, fmt.Sprintf("action ID %q starts with a reserved prefix (%q, %q)", e.ActionID, ReservedPrefix, LeasePrefix))
+		problems = append(problems, fmt.Sprintf("action ID %q starts with a reserved prefix (%q, %q, %q, %q)", e.ActionID, ReservedPrefix, LeasePrefix, SecurityHubPrefix, RunPrefix))
 	}
 	if e.AccountID == "" {
 		problems = append(problems, "account ID is empty")
