@@ -50,6 +50,7 @@ var terraformVariables = map[string]string{
 	"Grace":                     "grace",
 	"MFARemovedGrace":           "mfa_removed_grace",
 	"UnusedDays":                "unused_days",
+	"HistoryRetentionDays":      "history_retention_days",
 	"ExemptionParameter":        "exemption_parameter",
 	"ConfigParameter":           "config_parameter",
 	"Config":                    "config",

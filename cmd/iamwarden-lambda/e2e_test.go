@@ -229,6 +229,24 @@ func (a *account) changes() map[string]int {
 	return out
 }
 
+// records counts the account's history records by kind.
+func (a *account) records() map[string]int {
+	a.t.Helper()
+	j, err := dynamo.New(dynamotest.NewSerial(dynamodb.NewFromConfig(a.cfg)), table)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	runs, err := j.ListRuns(context.Background(), journal.RunFilter{AccountID: a.srv.AccountID})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range runs {
+		out[r.Kind]++
+	}
+	return out
+}
+
 func TestBootstrapEndToEnd(t *testing.T) {
 	a := newAccount(t)
 	fresh := a.consoleUser("fresh", a.now.Add(-time.Hour))
@@ -251,6 +269,9 @@ func TestBootstrapEndToEnd(t *testing.T) {
 	if r.Planned != 2 || r.Done != 0 || a.state() != before {
 		t.Fatalf("report sweep: %+v; want 2 planned and nothing changed:\nbefore\n%s\nafter\n%s", r, before, a.state())
 	}
+	if got := a.records(); !maps.Equal(got, map[string]int{"scan": 1}) || r.HistoryID == "" {
+		t.Fatalf("history after the report sweep: %v (response %+v); want its scan", got, r)
+	}
 
 	enforce := a.deploy(bootstrap, "enforce", 2)
 	r = enforce.invoke(a.fixture("eventbridge-scheduled-event.json", ""))
@@ -265,6 +286,9 @@ func TestBootstrapEndToEnd(t *testing.T) {
 	r = enforce.invoke(a.fixture("eventbridge-scheduled-event.json", ""))
 	if r.Done != 0 || a.state() != after {
 		t.Fatalf("the same sweep again: %+v; want nothing more", r)
+	}
+	if got := a.records(); !maps.Equal(got, map[string]int{"scan": 1, "enforce": 2}) {
+		t.Fatalf("history after two enforce sweeps: %v; want the report scan and both runs", got)
 	}
 
 	// Two sweeps at once, in two processes, over two new violations: each change is made once.
@@ -283,6 +307,15 @@ func TestBootstrapEndToEnd(t *testing.T) {
 	want["disable-console late2"], want["deactivate-key robot2"] = 1, 1
 	if done := results[0].Done + results[1].Done; done != 2 || !maps.Equal(a.changes(), want) {
 		t.Fatalf("two sweeps at once: %+v, journal %v; want 2 changes in all, %v", results, a.changes(), want)
+	}
+	ran := 0
+	for _, r := range results {
+		if r.Ignored == "" {
+			ran++
+		}
+	}
+	if got := a.records()["enforce"]; got != 2+ran {
+		t.Errorf("%d enforce records after %d more sweeps that ran, want %d: a sweep skipped for the lease records nothing", got, ran, 2+ran)
 	}
 
 	r = report.invoke(a.fixture("config-scheduled-notification.json", ""))

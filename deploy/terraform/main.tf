@@ -69,6 +69,7 @@ resource "aws_lambda_function" "iamwarden" {
       IAMWARDEN_GRACE               = var.grace
       IAMWARDEN_MFA_REMOVED_GRACE   = var.mfa_removed_grace
       IAMWARDEN_UNUSED_DAYS         = tostring(var.unused_days)
+      IAMWARDEN_HISTORY_DAYS        = tostring(var.history_retention_days)
       # Organization mode; empty (not set) in a single account.
       IAMWARDEN_ORGANIZATION      = var.organization_mode ? "true" : ""
       IAMWARDEN_ACCOUNT_QUEUE_URL = var.organization_mode ? aws_sqs_queue.accounts[0].url : ""

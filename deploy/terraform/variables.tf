@@ -43,6 +43,16 @@ variable "unused_days" {
   default     = 90
 }
 
+variable "history_retention_days" {
+  description = "Days the journal table keeps each sweep's history record before its TTL deletes it (0: keep forever)."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.history_retention_days >= 0 && var.history_retention_days <= 36500 && floor(var.history_retention_days) == var.history_retention_days
+    error_message = "history_retention_days must be a whole number of days from 0 to 36500."
+  }
+}
+
 variable "exemption_parameter" {
   description = "SSM StringList parameter of exempt user names, a hierarchical name starting with / (empty: none)."
   type        = string

@@ -63,6 +63,8 @@ type Response struct {
 	Schedule string   `json:"schedule,omitempty"`
 	Notes    []string `json:"notes,omitempty"`
 	RunID    string   `json:"run_id,omitempty"`
+	// HistoryID is the history record a one-account sweep stored.
+	HistoryID string `json:"history_id,omitempty"`
 	// Evaluations is how many AWS Config evaluations were sent.
 	Evaluations int  `json:"evaluations,omitempty"`
 	Partial     bool `json:"partial,omitempty"`
@@ -188,6 +190,8 @@ func (h *Handler) invocation(ctx context.Context, log *slog.Logger) (*invocation
 		if err != nil {
 			return nil, fmt.Errorf("journal table %s: %w", s.Journal, err)
 		}
+		// Each sweep's history record expires after the retention (the table's TTL).
+		j = warden.RetainRuns(j, s.HistoryRetention)
 		inv.journal = j
 		w.Journal = j
 	}

@@ -374,6 +374,8 @@ func TestInvalidSettingsFailTheInvocationAndChangeNothing(t *testing.T) {
 		{"bad max actions", map[string]string{lambdafn.EnvMaxActions: "many"}, "IAMWARDEN_MAX_ACTIONS"},
 		{"bad config", map[string]string{lambdafn.EnvConfig: "rules:\n  no-such-rule: {}\n"}, "no-such-rule"},
 		{"group without role", map[string]string{lambdafn.EnvSchedulerRoleARN: ""}, "IAMWARDEN_SCHEDULER_ROLE_ARN"},
+		{"bad history days", map[string]string{lambdafn.EnvHistoryDays: "-1"}, "IAMWARDEN_HISTORY_DAYS"},
+		{"history days not a number", map[string]string{lambdafn.EnvHistoryDays: "3m"}, "IAMWARDEN_HISTORY_DAYS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFn(t, "enforce")

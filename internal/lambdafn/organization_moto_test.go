@@ -206,12 +206,40 @@ func TestOrganizationSweepFansOutAndAFailingAccountLandsInTheDeadLetterQueue(t *
 		t.Errorf("journal holds %d disable-console changes, want %d", n, len(h.good))
 	}
 
+	// Each account swept is recorded in the hub's journal table under its own ID.
+	if got := h.records(); len(got) != len(h.good)+1 {
+		t.Errorf("records per account %v; want one for each of the %d accounts swept", got, len(h.good)+1)
+	}
+
 	// The next sweep changes nothing more.
 	h.mustInvoke(h.fixture("scheduler-sweep.json", ""))
 	h.drain()
 	if n := h.changes(); n != len(h.good) {
 		t.Errorf("after a second sweep the journal holds %d changes, want %d", n, len(h.good))
 	}
+	for id, n := range h.records() {
+		if n != 2 {
+			t.Errorf("account %s has %d records after two sweeps, want 2", id, n)
+		}
+	}
+}
+
+// records counts the history records of each account in the hub's journal table.
+func (h *hub) records() map[string]int {
+	h.t.Helper()
+	j, err := dynamo.New(dynamotest.Serial{Mu: h.mu, Client: dynamodb.NewFromConfig(h.cfg)}, "iamwarden-journal")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	runs, err := j.ListRuns(context.Background(), journal.RunFilter{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, r := range runs {
+		out[r.AccountID]++
+	}
+	return out
 }
 
 func TestHubJudgesAMemberAccountsEventThroughItsRole(t *testing.T) {

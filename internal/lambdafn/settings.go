@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -41,7 +42,10 @@ const (
 	EnvGrace               = "IAMWARDEN_GRACE"
 	EnvUnusedDays          = "IAMWARDEN_UNUSED_DAYS"
 	EnvMFARemovedGrace     = "IAMWARDEN_MFA_REMOVED_GRACE"
+	EnvHistoryDays         = "IAMWARDEN_HISTORY_DAYS"
 	defaultLambdaMaxAction = 25
+	// DefaultHistoryDays is how long the journal table keeps a sweep's history record.
+	DefaultHistoryDays = 90
 )
 
 // The environment variables of organization mode (the function as the organization's hub).
@@ -58,7 +62,7 @@ const (
 func Env() []string {
 	return []string{EnvMode, EnvConfig, EnvConfigParameter, EnvExemptionParameter, EnvSNSTopicARN, EnvJournalTable,
 		EnvMaxActions, EnvScheduleGroup, EnvSchedulerRoleARN, EnvScheduleDLQARN, EnvGrace, EnvUnusedDays, EnvMFARemovedGrace,
-		EnvOrganization, EnvAccountQueueURL, EnvMemberRoleName, EnvEnforceRoleName, EnvExternalID, EnvSecurityHub}
+		EnvHistoryDays, EnvOrganization, EnvAccountQueueURL, EnvMemberRoleName, EnvEnforceRoleName, EnvExternalID, EnvSecurityHub}
 }
 
 // Settings are the function's settings, read from its environment at each invocation.
@@ -71,6 +75,9 @@ type Settings struct {
 	Organization *Organization
 	// SecurityHub imports each audited account's findings into its Security Hub.
 	SecurityHub bool
+	// HistoryRetention is how long the journal table keeps each sweep's history record before
+	// DynamoDB's TTL deletes it; 0 keeps records.
+	HistoryRetention time.Duration
 }
 
 // Organization is how the hub reaches the organization's accounts.
@@ -146,6 +153,14 @@ func LoadSettings(ctx context.Context, getenv func(string) string, params Parame
 			return nil, settingsError("%s=%q: want a whole number of days of at least 1", EnvUnusedDays, v)
 		}
 		o.PasswordUnusedDays, o.KeyUnusedDays = &n, &n
+	}
+	s.HistoryRetention = DefaultHistoryDays * 24 * time.Hour
+	if v := strings.TrimSpace(getenv(EnvHistoryDays)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 36500 {
+			return nil, settingsError("%s=%q: want a whole number of days, or 0 to keep the history forever", EnvHistoryDays, v)
+		}
+		s.HistoryRetention = time.Duration(n) * 24 * time.Hour
 	}
 	if s.Warden, err = warden.Resolve(cfg, source, o); err != nil {
 		return nil, settingsError("%v", err)

@@ -74,7 +74,47 @@ type Event struct {
 // RunSummary counts the outcomes of one enforcement run.
 type RunSummary struct {
 	Done, Skipped, Failed, Pending int
-	Lines                          []SummaryLine
+	// Lines are the actions of the run; with Changes of a sweep that had a previous one, only
+	// those new since it (and, of an enforce run, those done).
+	Lines []SummaryLine
+	// Changes, when set, says what changed since the previous sweep (sweep summaries).
+	Changes *ChangeSummary
+}
+
+// ChangeSummary is what changed in an account since its previous sweep, so that a sweep's
+// summary tells what is new instead of repeating everything.
+type ChangeSummary struct {
+	// Since is when the previous sweep was recorded; zero on the first one.
+	Since time.Time
+	// First: no previous sweep was recorded, so nothing is compared and every action is listed.
+	First bool
+	// Partial: this sweep read the account incompletely. The changes may be incomplete, and a
+	// finding it did not see is Unseen, never Resolved.
+	Partial bool
+	// New, Changed, Resolved and Unseen are the findings of each kind of change.
+	New, Changed, Resolved, Unseen []ChangeLine
+	// UnchangedActions counts the planned actions the previous sweep planned too: they are
+	// counted, not listed again.
+	UnchangedActions int
+}
+
+// ChangeLine is one finding that changed.
+type ChangeLine struct {
+	Principal string
+	Rule      string
+	Severity  string
+	// Resource is the access key ID of key findings; it is masked in every output.
+	Resource string
+	// Before and After are the finding's states in the previous sweep and in this one; empty
+	// where the finding is absent.
+	Before, After string
+	// Deadline is the end of the finding's grace period, if any.
+	Deadline time.Time
+}
+
+// Empty reports whether no finding changed.
+func (c *ChangeSummary) Empty() bool {
+	return len(c.New)+len(c.Changed)+len(c.Resolved)+len(c.Unseen) == 0
 }
 
 // SummaryLine is the outcome of one action of a run.
@@ -113,6 +153,15 @@ func (e Event) Validate() error {
 	case KindRunSummary:
 		if e.Summary == nil {
 			errs = append(errs, errors.New("run-summary without a summary"))
+		} else if c := e.Summary.Changes; c != nil {
+			switch {
+			case c.First && (!c.Empty() || c.UnchangedActions > 0 || !c.Since.IsZero()):
+				errs = append(errs, errors.New("changes of a first sweep compare with nothing"))
+			case !c.First && c.Since.IsZero():
+				errs = append(errs, errors.New("changes without the time of the previous sweep"))
+			case c.UnchangedActions < 0:
+				errs = append(errs, errors.New("negative count of unchanged actions"))
+			}
 		}
 	case KindActionDone, KindActionFailed, KindActionSkipped, KindGraceStarted, KindGraceEnding:
 		if e.Principal == "" {

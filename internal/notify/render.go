@@ -128,6 +128,13 @@ func scrub(e Event, s string) string {
 		for _, l := range e.Summary.Lines {
 			resources = append(resources, l.Resource)
 		}
+		if c := e.Summary.Changes; c != nil {
+			for _, lines := range [][]ChangeLine{c.New, c.Changed, c.Resolved, c.Unseen} {
+				for _, l := range lines {
+					resources = append(resources, l.Resource)
+				}
+			}
+		}
 	}
 	for _, r := range resources {
 		if m := rules.MaskKeyID(r); r != "" && m != r {
@@ -184,8 +191,12 @@ func summarySubject(e Event) string {
 	if s == nil {
 		s = &RunSummary{}
 	}
+	if c := s.Changes; e.DryRun && c != nil && !c.First {
+		return fmt.Sprintf("Report of %s: %d new, %d resolved, %d changed, %d planned",
+			accountLabel(e), len(c.New), len(c.Resolved), len(c.Changed), s.planned())
+	}
 	if e.DryRun {
-		return fmt.Sprintf("Report of %s: enforce would make %d changes, %d pending", accountLabel(e), len(s.Lines), s.Pending)
+		return fmt.Sprintf("Report of %s: enforce would make %d changes, %d pending", accountLabel(e), s.planned(), s.Pending)
 	}
 	return fmt.Sprintf("Enforcement run in %s: %d done, %d failed, %d skipped, %d pending",
 		accountLabel(e), s.Done, s.Failed, s.Skipped, s.Pending)
@@ -351,17 +362,31 @@ func renderSummary(b *strings.Builder, e Event) {
 	tw := tabwriter.NewWriter(b, 0, 0, 1, ' ', 0)
 	if e.DryRun {
 		fmt.Fprintf(b, "Account %s was judged at %s; iamwarden runs in report mode there.\n\n", accountLabel(e), instant(e.At))
-		fmt.Fprintf(tw, "Would do:\t%d\nPending:\t%d\n", len(s.Lines), s.Pending)
+		fmt.Fprintf(tw, "Would do:\t%d\nPending:\t%d\n", s.planned(), s.Pending)
 	} else {
 		fmt.Fprintf(b, "%s in account %s finished at %s.\n\n", run, accountLabel(e), instant(e.At))
 		fmt.Fprintf(tw, "Done:\t%d\nFailed:\t%d\nSkipped:\t%d\nPending:\t%d\n", s.Done, s.Failed, s.Skipped, s.Pending)
 	}
 	_ = tw.Flush()
-	if len(s.Lines) == 0 {
+	renderChanges(b, s.Changes)
+	compared := s.Changes != nil && !s.Changes.First
+	switch {
+	case len(s.Lines) == 0 && compared && s.Changes.UnchangedActions > 0:
+		fmt.Fprintf(b, "\nNo new action. %s\n", stillPlanned(s.Changes.UnchangedActions))
+		return
+	case len(s.Lines) == 0 && compared:
+		b.WriteString("\nNo action is planned.\n")
+		return
+	case len(s.Lines) == 0:
 		b.WriteString("\nNo action was planned.\n")
 		return
+	case compared && e.DryRun:
+		b.WriteString("\nActions new since the previous sweep\n")
+	case compared:
+		b.WriteString("\nActions done, or new since the previous sweep\n")
+	default:
+		b.WriteString("\nActions\n")
 	}
-	b.WriteString("\nActions\n")
 	var table strings.Builder
 	tw = tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATUS\tUSER\tACTION\tKEY\tRULE")
@@ -387,9 +412,89 @@ func renderSummary(b *strings.Builder, e Event) {
 	if rest := len(s.Lines) - shown; rest > 0 {
 		fmt.Fprintf(b, "… and %s more (see the journal of the run).\n", plural(rest, "action"))
 	}
+	if compared && s.Changes.UnchangedActions > 0 {
+		b.WriteString(stillPlanned(s.Changes.UnchangedActions) + "\n")
+	}
 	if s.Failed > 0 {
 		b.WriteString("\nFailed actions are retried on the next run if their findings still hold.\n")
 	}
+}
+
+// planned counts the actions of the summary: those listed and those only counted.
+func (s *RunSummary) planned() int {
+	n := len(s.Lines)
+	if s.Changes != nil {
+		n += s.Changes.UnchangedActions
+	}
+	return n
+}
+
+func stillPlanned(n int) string {
+	if n == 1 {
+		return "1 action still planned, as in the previous summary."
+	}
+	return fmt.Sprintf("%d actions still planned, as in the previous summary.", n)
+}
+
+// MaxChangeLines bounds the findings listed of each kind of change; the rest are counted.
+const MaxChangeLines = 50
+
+// renderChanges writes what changed since the previous sweep: counts, then the findings of each
+// kind, at most MaxChangeLines of each.
+func renderChanges(b *strings.Builder, c *ChangeSummary) {
+	if c == nil {
+		return
+	}
+	if c.First {
+		b.WriteString("\nThis is the first recorded sweep of the account: there is no previous sweep to compare with, so everything is listed.\n")
+		return
+	}
+	fmt.Fprintf(b, "\nSince the previous sweep (%s)\n", instant(c.Since))
+	if c.Partial {
+		b.WriteString("This sweep read the account only partly: the changes may be incomplete, and findings it did not see are unseen, not resolved.\n")
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 1, ' ', 0)
+	fmt.Fprintf(tw, "New:\t%d\nResolved:\t%d\nChanged:\t%d\nUnseen:\t%d\n", len(c.New), len(c.Resolved), len(c.Changed), len(c.Unseen))
+	_ = tw.Flush()
+	for _, k := range []struct {
+		title, gone string
+		lines       []ChangeLine
+	}{
+		{"New findings", "", c.New}, {"Resolved findings", "resolved", c.Resolved}, {"Changed findings", "", c.Changed},
+		{"Unseen findings (not read by this sweep)", "unseen", c.Unseen},
+	} {
+		if len(k.lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\n%s\n", k.title)
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "USER\tRULE\tSEVERITY\tKEY\tSTATE\tDEADLINE")
+		for _, l := range k.lines[:min(len(k.lines), MaxChangeLines)] {
+			due := "-"
+			if !l.Deadline.IsZero() {
+				due = deadline(l.Deadline)
+			}
+			fmt.Fprintln(tw, strings.Join([]string{cell(l.Principal), cell(l.Rule), cell(l.Severity), cell(rules.MaskKeyID(l.Resource)),
+				stateCell(l, k.gone), due}, "\t"))
+		}
+		_ = tw.Flush()
+		if rest := len(k.lines) - MaxChangeLines; rest > 0 {
+			fmt.Fprintf(b, "… and %d more.\n", rest)
+		}
+	}
+}
+
+// stateCell shows a finding's state before and after: "pending → violation"; "new → violation"
+// for a new finding, "violation → resolved" (gone) for one no longer found.
+func stateCell(l ChangeLine, gone string) string {
+	before, after := cell(l.Before), cell(l.After)
+	if l.Before == "" {
+		before = "new"
+	}
+	if l.After == "" && gone != "" {
+		after = gone
+	}
+	return before + " → " + after
 }
 
 func cell(s string) string {

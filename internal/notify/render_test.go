@@ -1,7 +1,9 @@
 package notify_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +88,37 @@ func fixtures() []struct {
 			Summary: &notify.RunSummary{Pending: 1, Lines: []notify.SummaryLine{
 				{Principal: "alice", Action: notify.ActionDisableConsole, Rule: notify.RuleConsoleMFAMissing, Status: "would-do"},
 				{Principal: "ci-deploy", Action: notify.ActionDeactivateKey, Resource: keyID, Rule: notify.RuleAccessKeyUnused, Status: "would-do"},
+			}},
+		}},
+		{"run-summary-report-first", notify.Event{
+			Kind: notify.KindRunSummary, AccountID: "123456789012", AccountAlias: "acme-prod", At: at, DryRun: true,
+			Summary: &notify.RunSummary{Pending: 1, Changes: &notify.ChangeSummary{First: true}, Lines: []notify.SummaryLine{
+				{Principal: "alice", Action: notify.ActionDisableConsole, Rule: notify.RuleConsoleMFAMissing, Status: "would-do"},
+			}},
+		}},
+		{"run-summary-report-changes", notify.Event{
+			Kind: notify.KindRunSummary, AccountID: "123456789012", AccountAlias: "acme-prod", At: at, DryRun: true,
+			Summary: &notify.RunSummary{Pending: 1, Lines: []notify.SummaryLine{
+				{Principal: "ci-deploy", Action: notify.ActionDeactivateKey, Resource: keyID, Rule: notify.RuleAccessKeyUnused, Status: "would-do"},
+			}, Changes: &notify.ChangeSummary{
+				Since: at.Add(-time.Hour), UnchangedActions: 3,
+				New: []notify.ChangeLine{
+					{Principal: "ci-deploy", Rule: notify.RuleAccessKeyUnused, Severity: "medium", Resource: keyID, After: "violation"},
+					{Principal: "carol", Rule: notify.RuleConsoleMFAMissing, Severity: "high", After: "pending", Deadline: deadline},
+				},
+				Resolved: []notify.ChangeLine{{Principal: "dave", Rule: notify.RuleConsoleMFAMissing, Severity: "high", Before: "violation"}},
+				Changed:  []notify.ChangeLine{{Principal: "erin", Rule: notify.RuleConsoleMFAMissing, Severity: "high", Before: "pending", After: "violation"}},
+			}},
+		}},
+		{"run-summary-changes", notify.Event{
+			Kind: notify.KindRunSummary, AccountID: "123456789012", AccountAlias: "acme-prod",
+			At: at.Add(12 * time.Second), RunID: "run-20261123T093000Z",
+			Summary: &notify.RunSummary{Done: 1, Failed: 1, Lines: []notify.SummaryLine{
+				{Principal: "alice", Action: notify.ActionDisableConsole, Rule: notify.RuleConsoleMFAMissing, Status: "done"},
+			}, Changes: &notify.ChangeSummary{
+				Since: at.Add(-time.Hour), Partial: true, UnchangedActions: 1,
+				New:    []notify.ChangeLine{{Principal: "alice", Rule: notify.RuleConsoleMFAMissing, Severity: "high", After: "violation"}},
+				Unseen: []notify.ChangeLine{{Principal: "backup", Rule: notify.RuleAccessKeyUnused, Severity: "medium", Resource: "AKIA2OGYBAH6RLK4N3XM", Before: "violation"}},
 			}},
 		}},
 	}
@@ -317,6 +350,17 @@ func TestValidate(t *testing.T) {
 		{"no principal", func(e *notify.Event) { e.Principal = "" }, "principal is empty"},
 		{"grace without deadline", func(e *notify.Event) { e.Kind = notify.KindGraceEnding }, "without a deadline"},
 		{"summary without summary", func(e *notify.Event) { e.Kind = notify.KindRunSummary }, "without a summary"},
+		{"changes without their time", func(e *notify.Event) {
+			e.Kind, e.Summary = notify.KindRunSummary, &notify.RunSummary{Changes: &notify.ChangeSummary{}}
+		}, "without the time of the previous sweep"},
+		{"first sweep with changes", func(e *notify.Event) {
+			e.Kind, e.Summary = notify.KindRunSummary, &notify.RunSummary{Changes: &notify.ChangeSummary{First: true,
+				New: []notify.ChangeLine{{Principal: "a"}}}}
+		}, "first sweep compare with nothing"},
+		{"changes", func(e *notify.Event) {
+			e.Kind, e.Summary = notify.KindRunSummary, &notify.RunSummary{Changes: &notify.ChangeSummary{Since: at,
+				New: []notify.ChangeLine{{Principal: "a"}}}}
+		}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -333,5 +377,51 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestRenderChangesAreCappedAndMasked(t *testing.T) {
+	c := &notify.ChangeSummary{Since: at.Add(-time.Hour)}
+	for i := range notify.MaxChangeLines + 7 {
+		c.New = append(c.New, notify.ChangeLine{Principal: fmt.Sprintf("user-%03d", i), Rule: notify.RuleAccessKeyUnused,
+			Severity: "medium", Resource: "AKIAQ3EGRYUL5VBX" + fmt.Sprintf("%04d", i), After: "violation"})
+	}
+	for i := range 20000 {
+		c.Resolved = append(c.Resolved, notify.ChangeLine{Principal: strings.Repeat("r", 60) + strconv.Itoa(i), Rule: notify.RuleConsoleMFAMissing, Before: "violation"})
+	}
+	e := notify.Event{Kind: notify.KindRunSummary, AccountID: "111122223333", At: at, DryRun: true,
+		Summary: &notify.RunSummary{Changes: c}}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	subject, body, _ := notify.Render(e)
+	for _, want := range []string{"New:      57", "Resolved: 20000", "… and 7 more.", "… and 19950 more.", "user-049", "AKIA…0049"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "user-050") || strings.Contains(body, "AKIAQ3EGRYUL5VBX") {
+		t.Errorf("body lists more than %d lines of a kind, or an unmasked key", notify.MaxChangeLines)
+	}
+	if size := len(subject) + len(body); size > 64*1024 {
+		t.Errorf("message is %d bytes for capped changes", size)
+	}
+	if !strings.Contains(subject, "57 new, 20000 resolved, 0 changed, 0 planned") {
+		t.Errorf("subject %q does not count the changes", subject)
+	}
+}
+
+func TestRenderPartialChangesSayTheyAreIncomplete(t *testing.T) {
+	e := notify.Event{Kind: notify.KindRunSummary, AccountID: "111122223333", At: at, DryRun: true,
+		Summary: &notify.RunSummary{Changes: &notify.ChangeSummary{Since: at.Add(-time.Hour), Partial: true,
+			Unseen: []notify.ChangeLine{{Principal: "bob", Rule: notify.RuleConsoleMFAMissing, Before: "violation"}}}}}
+	_, body, _ := notify.Render(e)
+	for _, want := range []string{"changes may be incomplete", "Unseen:   1", "violation → unseen", "Resolved: 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "→ resolved") {
+		t.Errorf("a partial sweep calls a finding resolved:\n%s", body)
 	}
 }

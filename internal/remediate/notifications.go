@@ -41,14 +41,60 @@ func reasonFor(a Action, r Result) string {
 
 // summary sends one message describing the run.
 func (e *Executor) summary(ctx context.Context, p Plan, o *Outcome) {
-	if len(o.Results) == 0 && len(o.Warnings) == 0 {
-		return
+	_ = e.SweepSummary(ctx, p, o, nil)
+}
+
+// SweepSummary sends the summary of a run that knows the account's previous sweep: what the run
+// did, and what changed since the previous sweep. It lists the actions done and those new in the
+// plan, and counts the others (planned the previous time too: skipped or failed again). Nothing
+// is sent when no finding changed, no action is new and none was done. Without a previous sweep
+// (prev nil, or its Changes First) it sends what Run sends: every action, when the run tried any
+// or warned anyone. A refused plan sends nothing. It reports whether a message was sent.
+func (e *Executor) SweepSummary(ctx context.Context, p Plan, o *Outcome, prev *Previous) bool {
+	if o == nil || o.Refused != "" || e.Notifier == nil || e.Topic == "" || e.DryRun {
+		return false // a dry run changes nothing, and tells nobody
 	}
 	s := &notify.RunSummary{Done: o.Count(StatusDone), Skipped: o.Count(StatusSkipped), Failed: o.Count(StatusFailed), Pending: len(p.Pending)}
+	if prev != nil {
+		s.Changes = prev.Changes
+	}
+	unchanged := 0
 	for _, r := range o.Results {
+		if prev.compared() && r.Status != StatusDone && prev.planned(r.Action) {
+			unchanged++
+			continue
+		}
 		s.Lines = append(s.Lines, notify.SummaryLine{Principal: r.Action.Principal, Action: string(r.Action.Kind),
 			Resource: r.Action.Resource, Rule: r.Action.Rule, Status: string(r.Status)})
 	}
-	_ = e.publish(ctx, notify.Event{Kind: notify.KindRunSummary, AccountID: p.AccountID, AccountAlias: e.AccountAlias,
-		At: e.Now(), RunID: o.RunID, DryRun: e.DryRun, Summary: s})
+	if prev.compared() {
+		if s.Changes.Empty() && len(s.Lines) == 0 {
+			return false // nothing changed since the previous sweep, and nothing was done
+		}
+		c := *s.Changes
+		c.UnchangedActions = unchanged
+		s.Changes = &c
+	} else if len(o.Results) == 0 && len(o.Warnings) == 0 {
+		return false
+	}
+	return e.publish(ctx, notify.Event{Kind: notify.KindRunSummary, AccountID: p.AccountID, AccountAlias: e.AccountAlias,
+		At: e.Now(), RunID: o.RunID, DryRun: e.DryRun, Summary: s}) == nil
+}
+
+// WithoutSummaries passes every event to n but the run summaries, for an executor whose caller
+// sends its own summary of the run (SweepSummary); nil stays nil.
+func WithoutSummaries(n notify.Notifier) notify.Notifier {
+	if n == nil {
+		return nil
+	}
+	return withoutSummaries{n}
+}
+
+type withoutSummaries struct{ notify.Notifier }
+
+func (w withoutSummaries) Publish(ctx context.Context, topic string, ev notify.Event) (string, error) {
+	if ev.Kind == notify.KindRunSummary {
+		return "", nil
+	}
+	return w.Notifier.Publish(ctx, topic, ev)
 }

@@ -1,0 +1,187 @@
+package warden_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iamwarden/iamwarden/internal/config"
+	"github.com/iamwarden/iamwarden/internal/history"
+	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
+	"github.com/iamwarden/iamwarden/internal/notify"
+	"github.com/iamwarden/iamwarden/internal/report"
+	"github.com/iamwarden/iamwarden/internal/rules"
+	"github.com/iamwarden/iamwarden/internal/warden"
+)
+
+// runStore keeps run records in memory, beside a journal.
+type runStore struct {
+	journal.Journal
+	mu   sync.Mutex
+	runs []journal.Run
+}
+
+var _ journal.RunStore = (*runStore)(nil)
+
+func (s *runStore) PutRun(_ context.Context, r journal.Run) error {
+	r, err := journal.PrepareRun(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs = append(s.runs, r)
+	return nil
+}
+
+func (s *runStore) ListRuns(_ context.Context, f journal.RunFilter) ([]journal.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []journal.Run
+	for _, r := range s.runs {
+		if f.Match(r) {
+			out = append(out, r)
+		}
+	}
+	journal.SortRunsNewestFirst(out)
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+func (s *runStore) GetRun(_ context.Context, id string) (journal.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.runs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return journal.Run{}, journal.ErrNotFound
+}
+
+const acct = "123456789012"
+
+func finding(user, rule string, state rules.State) rules.Finding {
+	return rules.Finding{ID: acct + "/" + rule + "/" + user, AccountID: acct, Rule: rule, Severity: rules.SeverityHigh, State: state, Principal: user}
+}
+
+func sweepWarden(t *testing.T, now *time.Time) (*warden.Warden, *runStore) {
+	t.Helper()
+	j, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	s, err := warden.Resolve(config.Default(), "", warden.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := &runStore{Journal: j}
+	return &warden.Warden{Settings: s, Journal: runs, Now: func() time.Time { return *now }}, runs
+}
+
+func result(partial bool, fs ...rules.Finding) *report.Result {
+	return &report.Result{AccountID: acct, Findings: fs, Partial: partial}
+}
+
+func TestPreviousSweep(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	w, _ := sweepWarden(t, &now)
+	alice := finding("alice", "console-mfa-missing", rules.StateViolation)
+	carol := finding("carol", "console-mfa-missing", rules.StatePending)
+
+	prev, err := w.PreviousSweep(ctx, result(false, alice))
+	if err != nil || !prev.Changes.First || prev.ID != "" {
+		t.Fatalf("no record yet: %+v, %v; want a first sweep", prev, err)
+	}
+	first := now
+	if _, err := w.Record(ctx, history.SourceLambda, result(false, alice, carol), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour)
+
+	// alice registered MFA, carol's grace ended, bob is new.
+	bob := finding("bob", "console-mfa-missing", rules.StateViolation)
+	carolLate := carol
+	carolLate.State = rules.StateViolation
+	prev, err = w.PreviousSweep(ctx, result(false, bob, carolLate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := prev.Changes
+	if c.First || !c.Since.Equal(first) || names(c.New) != "bob" || names(c.Resolved) != "alice" || names(c.Changed) != "carol" || len(c.Unseen) != 0 {
+		t.Fatalf("changes %+v; want bob new, alice resolved, carol changed, since %s", c, first)
+	}
+	if c.Changed[0].Before != "pending" || c.Changed[0].After != "violation" {
+		t.Errorf("carol's change %+v; want pending → violation", c.Changed[0])
+	}
+	if !prev.Planned[alice.ID] || prev.Planned[carol.ID] {
+		t.Errorf("previously planned %v; want alice's action only (carol was pending)", prev.Planned)
+	}
+
+	// A partial sweep that did not see alice does not call her resolved.
+	prev, err = w.PreviousSweep(ctx, result(true, carol))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := prev.Changes; !c.Partial || len(c.Resolved) != 0 || names(c.Unseen) != "alice" {
+		t.Fatalf("partial sweep: %+v; want alice unseen, nothing resolved", c)
+	}
+}
+
+func TestPreviousSweepPrefersTheSweepsRecords(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	w, _ := sweepWarden(t, &now)
+	alice := finding("alice", "console-mfa-missing", rules.StateViolation)
+	if _, err := w.Record(ctx, history.SourceLambda, result(false, alice), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	sweptAt := now
+	now = now.Add(time.Minute)
+	if _, err := w.Record(ctx, history.SourceCLI, result(false), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := w.PreviousSweep(ctx, result(false, alice))
+	if err != nil || !prev.Changes.Since.Equal(sweptAt) || !prev.Changes.Empty() {
+		t.Fatalf("previous %+v, %v; want the sweep's record, not the CLI scan after it", prev.Changes, err)
+	}
+}
+
+func TestRetainRunsSetsTheExpiry(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for _, days := range []int{0, 90} {
+		t.Run(fmt.Sprint(days), func(t *testing.T) {
+			w, runs := sweepWarden(t, &now)
+			w.Journal = warden.RetainRuns(w.Journal, time.Duration(days)*24*time.Hour)
+			if _, err := w.Record(ctx, history.SourceLambda, result(false), nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			want := time.Time{}
+			if days > 0 {
+				want = now.Add(time.Duration(days) * 24 * time.Hour)
+			}
+			if len(runs.runs) != 1 || !runs.runs[0].ExpiresAt.Equal(want) {
+				t.Fatalf("runs %+v; want one expiring at %v", runs.runs, want)
+			}
+		})
+	}
+}
+
+func names(ls []notify.ChangeLine) string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Principal)
+	}
+	slices.Sort(out)
+	return fmt.Sprint(out)[1 : len(fmt.Sprint(out))-1]
+}
