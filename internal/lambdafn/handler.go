@@ -190,8 +190,6 @@ func (h *Handler) invocation(ctx context.Context, log *slog.Logger) (*invocation
 		if err != nil {
 			return nil, fmt.Errorf("journal table %s: %w", s.Journal, err)
 		}
-		// Each sweep's history record expires after the retention (the table's TTL).
-		j = warden.RetainRuns(j, s.HistoryRetention)
 		inv.journal = j
 		w.Journal = j
 	}

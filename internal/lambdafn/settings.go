@@ -162,6 +162,7 @@ func LoadSettings(ctx context.Context, getenv func(string) string, params Parame
 		}
 		s.HistoryRetention = time.Duration(n) * 24 * time.Hour
 	}
+	o.HistoryRetention = s.HistoryRetention
 	if s.Warden, err = warden.Resolve(cfg, source, o); err != nil {
 		return nil, settingsError("%v", err)
 	}

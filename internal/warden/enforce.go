@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"time"
+
 	"github.com/iamwarden/iamwarden/internal/exempt"
 	"github.com/iamwarden/iamwarden/internal/inventory"
 	"github.com/iamwarden/iamwarden/internal/journal"
@@ -12,7 +14,6 @@ import (
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 	"github.com/iamwarden/iamwarden/internal/scan"
-	"time"
 )
 
 // EnforceOptions say whether and how to act.
@@ -51,24 +52,33 @@ var ErrNoJournal = errors.New("no journal configured: changes must be journaled"
 // Enforce audits the account live, plans the remediations and runs them through the executor
 // (dry unless o.Apply).
 func (w *Warden) Enforce(ctx context.Context, o EnforceOptions) (*EnforceResult, error) {
+	out, ex, err := w.plan(ctx, o)
+	if err != nil {
+		return out, err
+	}
+	return w.run(ctx, ex, out, o)
+}
+
+// plan audits the account live and plans the remediations, returning the executor to run them.
+func (w *Warden) plan(ctx context.Context, o EnforceOptions) (*EnforceResult, *remediate.Executor, error) {
 	if w.Journal == nil {
-		return nil, ErrNoJournal
+		return nil, nil, ErrNoJournal
 	}
 	exempter, err := w.Exempter(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res, snap, err := w.audit(ctx, AuditOptions{Concurrency: o.Concurrency, Progress: o.Progress, exempter: exempter})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	plan := remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, w.Settings.Remediations)
 	out := &EnforceResult{Scan: res, Snapshot: snap, Plan: plan}
 	caller, err := w.Caller(ctx)
 	if err != nil {
-		return out, err
+		return out, nil, err
 	}
-	return w.run(ctx, w.executor(caller, res.AccountAlias, exempter, o), out, o)
+	return out, w.executor(caller, res.AccountAlias, exempter, o), nil
 }
 
 // run asks for confirmation when applying, then hands the plan to the executor.

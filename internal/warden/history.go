@@ -16,7 +16,14 @@ func (w *Warden) History() (*history.Store, error) {
 	if w.Journal == nil {
 		return nil, ErrNoJournal
 	}
-	return history.Of(w.Journal, w.clock())
+	h, err := history.Of(w.Journal, w.clock())
+	if err != nil {
+		return nil, err
+	}
+	if w.Settings != nil {
+		h.Retention = w.Settings.HistoryRetention
+	}
+	return h, nil
 }
 
 // Record stores a scan (outcome nil) or an enforce run's scan and outcome in the history, as

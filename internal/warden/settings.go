@@ -24,6 +24,9 @@ type Settings struct {
 	MaxActions   int
 	// Topic is the SNS topic notifications go to; "" sends none.
 	Topic string
+	// HistoryRetention is how long a store may keep each history record before deleting it
+	// (DynamoDB's TTL); 0 keeps records.
+	HistoryRetention time.Duration
 }
 
 // Overrides are what a door sets over the configuration document: flags or environment.
@@ -40,6 +43,7 @@ type Overrides struct {
 	RootUsedDays       *int
 	MaxActions         int
 	Topic              string
+	HistoryRetention   time.Duration
 }
 
 // InputError is a setting or an input the operator must correct; Hint says how.
@@ -123,7 +127,7 @@ func Resolve(cfg *config.Config, source string, o Overrides) (*Settings, error) 
 		topic = cfg.Enforce.SNSTopicARN
 	}
 	return &Settings{Config: cfg, ConfigSource: source, Rules: selected, Thresholds: th, Remediations: rem,
-		MaxActions: maxActions, Topic: topic}, nil
+		MaxActions: maxActions, Topic: topic, HistoryRetention: o.HistoryRetention}, nil
 }
 
 // pickRules keeps (keep=true) or drops the named rules, rejecting unknown IDs.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/history"
-	"github.com/iamwarden/iamwarden/internal/journal"
 	"github.com/iamwarden/iamwarden/internal/notify"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
@@ -114,21 +113,8 @@ func (w *Warden) ReportSweep(ctx context.Context, res *report.Result, plan remed
 // and nothing was done. When the previous sweep cannot be read, the run still acts, its summary
 // lists everything, and the error is returned after it.
 func (w *Warden) EnforceSweep(ctx context.Context, o EnforceOptions) (*EnforceResult, error) {
-	if w.Journal == nil {
-		return nil, ErrNoJournal
-	}
 	o.Apply = true
-	exempter, err := w.Exempter(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, snap, err := w.audit(ctx, AuditOptions{Concurrency: o.Concurrency, Progress: o.Progress, exempter: exempter})
-	if err != nil {
-		return nil, err
-	}
-	plan := remediate.BuildPlan(res.AccountID, res.AccountAlias, res.Findings, w.Settings.Remediations)
-	out := &EnforceResult{Scan: res, Snapshot: snap, Plan: plan}
-	caller, err := w.Caller(ctx)
+	out, ex, err := w.plan(ctx, o)
 	if err != nil {
 		return out, err
 	}
@@ -136,47 +122,13 @@ func (w *Warden) EnforceSweep(ctx context.Context, o EnforceOptions) (*EnforceRe
 		prev *remediate.Previous
 		perr error
 	)
-	if w.notifier() != nil {
-		prev, perr = w.PreviousSweep(ctx, res)
+	if ex.Notifier != nil {
+		prev, perr = w.PreviousSweep(ctx, out.Scan)
 	}
-	ex := w.executor(caller, res.AccountAlias, exempter, o)
 	notifier := ex.Notifier
 	ex.Notifier = remediate.WithoutSummaries(notifier)
 	out, err = w.run(ctx, ex, out, o)
 	ex.Notifier = notifier
 	ex.SweepSummary(ctx, out.Plan, out.Outcome, prev) // prev nil after perr: everything is listed
 	return out, errors.Join(err, perr)
-}
-
-// RetainRuns lets the store delete each run record put through j that long after it was
-// recorded (DynamoDB's TTL); 0 keeps them. A journal that keeps no runs is returned as is.
-func RetainRuns(j journal.Journal, d time.Duration) journal.Journal {
-	runs, ok := j.(journal.RunStore)
-	if !ok || d <= 0 {
-		return j
-	}
-	return retained{Journal: j, runs: runs, d: d}
-}
-
-type retained struct {
-	journal.Journal
-	runs journal.RunStore
-	d    time.Duration
-}
-
-var _ journal.RunStore = retained{}
-
-func (r retained) PutRun(ctx context.Context, run journal.Run) error {
-	if run.ExpiresAt.IsZero() {
-		run.ExpiresAt = run.RecordedAt.Add(r.d)
-	}
-	return r.runs.PutRun(ctx, run)
-}
-
-func (r retained) ListRuns(ctx context.Context, f journal.RunFilter) ([]journal.Run, error) {
-	return r.runs.ListRuns(ctx, f)
-}
-
-func (r retained) GetRun(ctx context.Context, id string) (journal.Run, error) {
-	return r.runs.GetRun(ctx, id)
 }

@@ -156,13 +156,13 @@ func TestPreviousSweepPrefersTheSweepsRecords(t *testing.T) {
 	}
 }
 
-func TestRetainRunsSetsTheExpiry(t *testing.T) {
+func TestHistoryRetentionSetsTheExpiry(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	for _, days := range []int{0, 90} {
 		t.Run(fmt.Sprint(days), func(t *testing.T) {
 			w, runs := sweepWarden(t, &now)
-			w.Journal = warden.RetainRuns(w.Journal, time.Duration(days)*24*time.Hour)
+			w.Settings.HistoryRetention = time.Duration(days) * 24 * time.Hour
 			if _, err := w.Record(ctx, history.SourceLambda, result(false), nil, nil); err != nil {
 				t.Fatal(err)
 			}
