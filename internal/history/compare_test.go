@@ -5,12 +5,11 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/history"
-	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/journaltest"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
 )
@@ -96,59 +95,12 @@ func TestCompareRefusesOtherAccounts(t *testing.T) {
 	}
 }
 
-// memRunStore is a journal.RunStore in memory, enough to test the encoding of records.
-type memRunStore struct {
-	mu   sync.Mutex
-	runs map[string]journal.Run
-}
-
-func (m *memRunStore) PutRun(_ context.Context, r journal.Run) error {
-	r, err := journal.PrepareRun(r)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.runs[r.ID]; ok {
-		return journal.ErrExists
-	}
-	m.runs[r.ID] = r
-	return nil
-}
-
-func (m *memRunStore) ListRuns(_ context.Context, f journal.RunFilter) ([]journal.Run, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []journal.Run
-	for _, r := range m.runs {
-		if f.Match(r) {
-			r.Body = nil
-			out = append(out, r)
-		}
-	}
-	journal.SortRunsNewestFirst(out)
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
-}
-
-func (m *memRunStore) GetRun(_ context.Context, id string) (journal.Run, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.runs[id]
-	if !ok {
-		return journal.Run{}, journal.ErrNotFound
-	}
-	return r, nil
-}
-
 func TestStoreRoundTripsRecordsNewestFirst(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	runs := &memRunStore{runs: map[string]journal.Run{}}
+	runs := &journaltest.Runs{}
 	s := history.NewStore(runs, func() time.Time { return now })
-	s.Retention = 24 * time.Hour
+	s.Retention = 100 * 365 * 24 * time.Hour
 	first := cmpRecord("", false, cmpFinding("console-mfa-missing/alice", rules.StateViolation, rules.SeverityHigh))
 	first.RecordedAt = now
 	id1, err := s.Put(ctx, *first)
@@ -161,7 +113,7 @@ func TestStoreRoundTripsRecordsNewestFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exp := runs.runs[id1].ExpiresAt; !exp.Equal(now.Add(24 * time.Hour)) {
+	if exp := runs.All()[0].ExpiresAt; !exp.Equal(now.Add(s.Retention)) {
 		t.Fatalf("expiry = %v, want the retention after the record", exp)
 	}
 	metas, err := s.List(ctx, history.Filter{AccountID: "111111111111"})

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/history"
-	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/journaltest"
 	"github.com/iamwarden/iamwarden/internal/rules"
 )
 
@@ -16,7 +16,7 @@ import (
 // account 222222222222, the others of 111111111111.
 func selectStore(t *testing.T) *history.Store {
 	t.Helper()
-	s := history.NewStore(&memRunStore{runs: map[string]journal.Run{}}, nil)
+	s := history.NewStore(&journaltest.Runs{}, nil)
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	put := func(id, account string, fs ...rules.Finding) {
 		r := cmpRecord(id, false, fs...)
@@ -98,7 +98,7 @@ func TestPairRefuses(t *testing.T) {
 }
 
 func TestPairOneAccountNeedsNoName(t *testing.T) {
-	s := history.NewStore(&memRunStore{runs: map[string]journal.Run{}}, nil)
+	s := history.NewStore(&journaltest.Runs{}, nil)
 	for i, id := range []string{"X1", "X2"} {
 		r := cmpRecord(id, false)
 		r.RecordedAt = time.Date(2026, 11, 1, i, 0, 0, 0, time.UTC)

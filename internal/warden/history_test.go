@@ -3,12 +3,12 @@ package warden_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/history"
 	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/journaltest"
 	"github.com/iamwarden/iamwarden/internal/remediate"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/rules"
@@ -18,57 +18,13 @@ import (
 // runJournal is a journal whose runs are kept in memory; its other methods are not used.
 type runJournal struct {
 	journal.Journal
-	mu   sync.Mutex
-	runs map[string]journal.Run
-}
-
-var _ journal.RunStore = (*runJournal)(nil)
-
-func (j *runJournal) PutRun(_ context.Context, r journal.Run) error {
-	r, err := journal.PrepareRun(r)
-	if err != nil {
-		return err
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if _, ok := j.runs[r.ID]; ok {
-		return journal.ErrExists
-	}
-	j.runs[r.ID] = r
-	return nil
-}
-
-func (j *runJournal) ListRuns(_ context.Context, f journal.RunFilter) ([]journal.Run, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var out []journal.Run
-	for _, r := range j.runs {
-		if f.Match(r) {
-			r.Body = nil
-			out = append(out, r)
-		}
-	}
-	journal.SortRunsNewestFirst(out)
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
-}
-
-func (j *runJournal) GetRun(_ context.Context, id string) (journal.Run, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	r, ok := j.runs[id]
-	if !ok {
-		return journal.Run{}, journal.ErrNotFound
-	}
-	return r, nil
+	*journaltest.Runs
 }
 
 func TestRecordScanAndEnforceRun(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	j := &runJournal{runs: map[string]journal.Run{}}
+	j := &runJournal{Runs: &journaltest.Runs{}}
 	w := &warden.Warden{Journal: j, Now: func() time.Time { return now }}
 	res := &report.Result{AccountID: "123456789012", AccountAlias: "acme", Partial: true, Findings: []rules.Finding{
 		{ID: "123456789012/console-mfa-missing/alice", Rule: "console-mfa-missing", State: rules.StateViolation, Severity: rules.SeverityHigh},

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/config"
 	"github.com/iamwarden/iamwarden/internal/history"
 	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/journaltest"
 	"github.com/iamwarden/iamwarden/internal/journal/sqlite"
 	"github.com/iamwarden/iamwarden/internal/notify"
 	"github.com/iamwarden/iamwarden/internal/report"
@@ -19,57 +19,16 @@ import (
 	"github.com/iamwarden/iamwarden/internal/warden"
 )
 
-// runStore keeps run records in memory, beside a journal.
-type runStore struct {
-	journal.Journal
-	mu   sync.Mutex
-	runs []journal.Run
-}
-
-var _ journal.RunStore = (*runStore)(nil)
-
-func (s *runStore) PutRun(_ context.Context, r journal.Run) error {
-	r, err := journal.PrepareRun(r)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.runs = append(s.runs, r)
-	return nil
-}
-
-func (s *runStore) ListRuns(_ context.Context, f journal.RunFilter) ([]journal.Run, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []journal.Run
-	for _, r := range s.runs {
-		if f.Match(r) {
-			out = append(out, r)
-		}
-	}
-	journal.SortRunsNewestFirst(out)
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
-}
-
-func (s *runStore) GetRun(_ context.Context, id string) (journal.Run, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range s.runs {
-		if r.ID == id {
-			return r, nil
-		}
-	}
-	return journal.Run{}, journal.ErrNotFound
-}
-
 const acct = "123456789012"
 
 func finding(user, rule string, state rules.State) rules.Finding {
 	return rules.Finding{ID: acct + "/" + rule + "/" + user, AccountID: acct, Rule: rule, Severity: rules.SeverityHigh, State: state, Principal: user}
+}
+
+// runStore keeps run records in memory, beside a journal.
+type runStore struct {
+	journal.Journal
+	*journaltest.Runs
 }
 
 func sweepWarden(t *testing.T, now *time.Time) (*warden.Warden, *runStore) {
@@ -83,7 +42,7 @@ func sweepWarden(t *testing.T, now *time.Time) (*warden.Warden, *runStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := &runStore{Journal: j}
+	runs := &runStore{Journal: j, Runs: &journaltest.Runs{}}
 	return &warden.Warden{Settings: s, Journal: runs, Now: func() time.Time { return *now }}, runs
 }
 
@@ -170,8 +129,8 @@ func TestHistoryRetentionSetsTheExpiry(t *testing.T) {
 			if days > 0 {
 				want = now.Add(time.Duration(days) * 24 * time.Hour)
 			}
-			if len(runs.runs) != 1 || !runs.runs[0].ExpiresAt.Equal(want) {
-				t.Fatalf("runs %+v; want one expiring at %v", runs.runs, want)
+			if all := runs.All(); len(all) != 1 || !all[0].ExpiresAt.Equal(want) {
+				t.Fatalf("runs %+v; want one expiring at %v", runs.All(), want)
 			}
 		})
 	}

@@ -5,72 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/iamwarden/iamwarden/internal/history"
-	"github.com/iamwarden/iamwarden/internal/journal"
+	"github.com/iamwarden/iamwarden/internal/journal/journaltest"
 	"github.com/iamwarden/iamwarden/internal/report"
 	"github.com/iamwarden/iamwarden/internal/report/htmlreport"
 	"github.com/iamwarden/iamwarden/internal/rules"
 )
 
-// memRuns keeps run records in memory, as the journal stores do on disk.
-type memRuns struct {
-	mu   sync.Mutex
-	runs []journal.Run
-}
-
-var _ journal.RunStore = (*memRuns)(nil)
-
-func (m *memRuns) PutRun(_ context.Context, r journal.Run) error {
-	r, err := journal.PrepareRun(r)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if slices.ContainsFunc(m.runs, func(x journal.Run) bool { return x.ID == r.ID }) {
-		return journal.ErrExists
-	}
-	m.runs = append(m.runs, r)
-	return nil
-}
-
-func (m *memRuns) ListRuns(_ context.Context, f journal.RunFilter) ([]journal.Run, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []journal.Run
-	for _, r := range m.runs {
-		if f.Match(r) {
-			r.Body = nil
-			out = append(out, r)
-		}
-	}
-	journal.SortRunsNewestFirst(out)
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
-}
-
-func (m *memRuns) GetRun(_ context.Context, id string) (journal.Run, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, r := range m.runs {
-		if r.ID == id {
-			return r, nil
-		}
-	}
-	return journal.Run{}, journal.ErrNotFound
-}
-
 func TestLatestFromHistory(t *testing.T) {
 	ctx := context.Background()
-	h := history.NewStore(&memRuns{}, func() time.Time { return generatedAt })
+	h := history.NewStore(&journaltest.Runs{}, func() time.Time { return generatedAt })
 	demo := demoResult(t)
 	other := report.Result{AccountID: "222233334444", AccountAlias: "staging", Findings: []rules.Finding{
 		{ID: "222233334444/password-unused/old", Rule: "password-unused", Severity: rules.SeverityMedium, State: rules.StateViolation, Principal: "old"}}}
