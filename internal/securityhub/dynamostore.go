@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/iamwarden/iamwarden/internal/journal"
@@ -207,12 +208,7 @@ func (s *DynamoStore) Save(ctx context.Context, st State) error {
 	if err != nil {
 		return fail(err)
 	}
-	var chunks [][]byte
-	for len(data) > 0 {
-		n := min(len(data), ChunkBytes)
-		chunks = append(chunks, data[:n])
-		data = data[n:]
-	}
+	chunks := slices.Collect(slices.Chunk(data, ChunkBytes))
 	for n, c := range chunks {
 		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: map[string]dbtypes.AttributeValue{
 			attrKey:      &dbtypes.AttributeValueMemberS{Value: chunkKey(st.Account, st.Region, gen, n)},

@@ -415,12 +415,7 @@ func (j *Journal) List(ctx context.Context, f journal.Filter) ([]journal.Entry, 
 	if index == "" {
 		// No key to query by: scan, then sort and cut in memory.
 		add(attrItemType, []string{typeAction})
-		if !f.Since.IsZero() {
-			filters = append(filters, x.name(attrCreatedKey)+" >= "+x.value(journal.FormatTime(f.Since)))
-		}
-		if !f.Until.IsZero() {
-			filters = append(filters, x.name(attrCreatedKey)+" < "+x.value(journal.FormatTime(f.Until)))
-		}
+		filters = append(filters, x.window(f.Since, f.Until)...)
 		p := dynamodb.NewScanPaginator(j.client, &dynamodb.ScanInput{
 			TableName:                 aws.String(j.table),
 			FilterExpression:          aws.String(strings.Join(filters, " AND ")),

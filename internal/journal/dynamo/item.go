@@ -3,6 +3,7 @@ package dynamo
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -192,4 +193,17 @@ func (x *expr) in(attr string, vs []string) string {
 		ph[i] = x.value(v)
 	}
 	return x.name(attr) + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+// window writes the conditions that keep items created at or after since and before until (the
+// created key sorts in time order); none for zero times.
+func (x *expr) window(since, until time.Time) []string {
+	var out []string
+	if !since.IsZero() {
+		out = append(out, x.name(attrCreatedKey)+" >= "+x.value(journal.FormatTime(since)))
+	}
+	if !until.IsZero() {
+		out = append(out, x.name(attrCreatedKey)+" < "+x.value(journal.FormatTime(until)))
+	}
+	return out
 }

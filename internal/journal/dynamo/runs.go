@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,12 +86,7 @@ func (j *Journal) PutRun(ctx context.Context, r journal.Run) error {
 	if err != nil {
 		return fail(err)
 	}
-	var chunks [][]byte
-	for len(data) > 0 {
-		n := min(len(data), RunChunkBytes)
-		chunks = append(chunks, data[:n])
-		data = data[n:]
-	}
+	chunks := slices.Collect(slices.Chunk(data, RunChunkBytes))
 	for n, c := range chunks {
 		item := map[string]types.AttributeValue{
 			attrActionID: str(runChunkKey(r.ID, gen, n)),
@@ -369,12 +365,7 @@ func (j *Journal) ListRuns(ctx context.Context, f journal.RunFilter) ([]journal.
 	}
 
 	if f.AccountID == "" {
-		if !f.Since.IsZero() {
-			filters = append(filters, x.name(attrCreatedKey)+" >= "+x.value(journal.FormatTime(f.Since)))
-		}
-		if !f.Until.IsZero() {
-			filters = append(filters, x.name(attrCreatedKey)+" < "+x.value(journal.FormatTime(f.Until)))
-		}
+		filters = append(filters, x.window(f.Since, f.Until)...)
 		p := dynamodb.NewScanPaginator(j.client, &dynamodb.ScanInput{
 			TableName:                 aws.String(j.table),
 			FilterExpression:          aws.String(strings.Join(filters, " AND ")),
