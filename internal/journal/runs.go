@@ -1,8 +1,11 @@
 package journal
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -111,4 +114,37 @@ func SortRunsNewestFirst(runs []Run) {
 		}
 		return strings.Compare(b.ID, a.ID)
 	})
+}
+
+// CompressBody is how stores keep a run's body: gzipped (a scan's JSON shrinks tenfold). An
+// empty body stays empty.
+func CompressBody(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	if _, err := w.Write(b); err != nil {
+		return nil, fmt.Errorf("compress run body: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("compress run body: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecompressBody reverses CompressBody; sizeHint, when known, saves growing the buffer.
+func DecompressBody(data []byte, sizeHint int) ([]byte, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	r, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decompress run body: %w", err)
+	}
+	body := bytes.NewBuffer(make([]byte, 0, max(sizeHint, 0)))
+	if _, err := io.Copy(body, r); err != nil {
+		return nil, fmt.Errorf("decompress run body: %w", err)
+	}
+	return body.Bytes(), nil
 }

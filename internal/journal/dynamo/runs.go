@@ -1,15 +1,12 @@
 package dynamo
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,7 +75,7 @@ func (j *Journal) PutRun(ctx context.Context, r journal.Run) error {
 		return err
 	}
 	fail := func(err error) error { return fmt.Errorf("put run %s: %w", r.ID, err) }
-	data, err := gzipBytes(r.Body)
+	data, err := journal.CompressBody(r.Body)
 	if err != nil {
 		return fail(err)
 	}
@@ -160,21 +157,6 @@ func newGeneration() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
-}
-
-func gzipBytes(b []byte) ([]byte, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	if _, err := w.Write(b); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // runHead is what a head item says about the body.
@@ -299,7 +281,7 @@ func (j *Journal) GetRun(ctx context.Context, id string) (journal.Run, error) {
 		}
 		data = append(data, b.Value...)
 	}
-	body, err := gunzipBytes(data, h.size)
+	body, err := journal.DecompressBody(data, h.size)
 	if err != nil {
 		return journal.Run{}, fail(err)
 	}
@@ -308,21 +290,6 @@ func (j *Journal) GetRun(ctx context.Context, id string) (journal.Run, error) {
 	}
 	h.run.Body = body
 	return h.run, nil
-}
-
-func gunzipBytes(data []byte, size int) ([]byte, error) {
-	if len(data) == 0 {
-		return nil, nil
-	}
-	r, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("decompress body: %w", err)
-	}
-	body := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := io.Copy(body, r); err != nil {
-		return nil, fmt.Errorf("decompress body: %w", err)
-	}
-	return body.Bytes(), nil
 }
 
 // runListAttrs are the head attributes ListRuns reads: not the body's.

@@ -25,7 +25,10 @@ func (j *Journal) PutRun(ctx context.Context, r journal.Run) error {
 	if !r.ExpiresAt.IsZero() {
 		expires = sql.NullString{String: journal.FormatTime(r.ExpiresAt), Valid: true}
 	}
-	body := r.Body
+	body, err := journal.CompressBody(r.Body)
+	if err != nil {
+		return fmt.Errorf("put run %s: %w", r.ID, err)
+	}
 	if body == nil {
 		body = []byte{} // nil would bind as NULL
 	}
@@ -119,7 +122,9 @@ func (j *Journal) GetRun(ctx context.Context, id string) (journal.Run, error) {
 	if err != nil {
 		return journal.Run{}, fmt.Errorf("get run %s: %w", id, err)
 	}
-	r.Body = body
+	if r.Body, err = journal.DecompressBody(body, 0); err != nil {
+		return journal.Run{}, fmt.Errorf("get run %s: %w", id, err)
+	}
 	return r, nil
 }
 

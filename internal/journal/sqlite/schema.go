@@ -112,6 +112,7 @@ func migrateV2(ctx context.Context, tx *sql.Tx) error {
 
 // migrateV3 adds the run records of internal/history (journal.RunStore). expires_at is NULL for
 // a record kept for good; the partial index lets PutRun find expired records without a scan.
+// body is gzipped (journal.CompressBody).
 func migrateV3(ctx context.Context, tx *sql.Tx) error {
 	for _, stmt := range []string{
 		`CREATE TABLE runs (

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -294,5 +295,34 @@ func TestMigrateFromV1(t *testing.T) {
 	r := journal.Run{ID: "r1", AccountID: "111122223333", Kind: "scan", RecordedAt: time.Unix(1, 0), Body: []byte("{}")}
 	if err := j.PutRun(ctx, r); err != nil {
 		t.Errorf("PutRun on a migrated journal: %v", err)
+	}
+}
+
+// A run's body is kept gzipped: a year of daily records of a large account stays small.
+func TestRunBodyIsStoredCompressed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j := open(t, path)
+	defer j.Close()
+	body := bytes.Repeat([]byte(`{"rule":"console-mfa-missing","state":"violation"},`), 20000)
+	if err := j.PutRun(ctx, journal.Run{ID: "R1", AccountID: "123456789012", Kind: "scan",
+		RecordedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Meta: []byte(`{}`), Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var raw []byte
+	if err := db.QueryRowContext(ctx, `SELECT body FROM runs WHERE id = 'R1'`).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b || len(raw)*10 > len(body) {
+		t.Fatalf("stored body is %d bytes (starts %x) for %d bytes of JSON: want it gzipped", len(raw), raw[:min(len(raw), 2)], len(body))
+	}
+	got, err := j.GetRun(ctx, "R1")
+	if err != nil || !bytes.Equal(got.Body, body) {
+		t.Fatalf("GetRun: %d bytes, %v; want the body back whole", len(got.Body), err)
 	}
 }
