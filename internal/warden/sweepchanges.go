@@ -13,8 +13,7 @@ import (
 )
 
 // previousWindow is how many of an account's newest records are looked through for the
-// previous sweep; a record of another door (a CLI scan into the same table) is used only when
-// none of them is a sweep's.
+// previous sweep (see baseline).
 const previousWindow = 25
 
 // PreviousSweep loads the account's previous record from the history, before this sweep's is
@@ -32,13 +31,7 @@ func (w *Warden) PreviousSweep(ctx context.Context, res *report.Result) (*remedi
 	if len(metas) == 0 {
 		return &remediate.Previous{Changes: &notify.ChangeSummary{First: true}}, nil
 	}
-	id := metas[0].ID
-	for _, m := range metas {
-		if m.Source == history.SourceLambda {
-			id = m.ID
-			break
-		}
-	}
+	id := baseline(metas)
 	prev, err := h.Get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("previous sweep: %w", err)
@@ -54,6 +47,24 @@ func (w *Warden) PreviousSweep(ctx context.Context, res *report.Result) (*remedi
 		planned[a.FindingID] = true
 	}
 	return &remediate.Previous{ID: prev.ID, Changes: ChangeSummary(d, prev.RecordedAt, res.Partial), Planned: planned}, nil
+}
+
+// baseline picks the record a sweep is compared with, from the account's newest first: the
+// newest complete sweep, else the newest sweep, else the newest complete record, else the
+// newest. Against a partial record, every finding it missed would come back as new.
+func baseline(metas []history.Meta) string {
+	for _, ok := range []func(history.Meta) bool{
+		func(m history.Meta) bool { return m.Source == history.SourceLambda && !m.Partial },
+		func(m history.Meta) bool { return m.Source == history.SourceLambda },
+		func(m history.Meta) bool { return !m.Partial },
+	} {
+		for _, m := range metas {
+			if ok(m) {
+				return m.ID
+			}
+		}
+	}
+	return metas[0].ID
 }
 
 // ChangeSummary turns a comparison into the lines of a summary. since is when the earlier

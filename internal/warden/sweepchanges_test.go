@@ -144,3 +144,29 @@ func names(ls []notify.ChangeLine) string {
 	slices.Sort(out)
 	return fmt.Sprint(out)[1 : len(fmt.Sprint(out))-1]
 }
+
+// After a partial sweep the baseline is the last complete one: against the partial record every
+// finding it missed would come back as new.
+func TestPreviousSweepSkipsPartialRecords(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	w, _ := sweepWarden(t, &now)
+	alice := finding("alice", "console-mfa-missing", rules.StateViolation)
+	bob := finding("bob", "password-unused", rules.StateViolation)
+	if _, err := w.Record(ctx, history.SourceLambda, result(false, alice, bob), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	completeAt := now
+	now = now.Add(time.Hour)
+	if _, err := w.Record(ctx, history.SourceLambda, result(true, alice), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour)
+	prev, err := w.PreviousSweep(ctx, result(false, alice, bob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !prev.Changes.Since.Equal(completeAt) || len(prev.Changes.New) != 0 || !prev.Changes.Empty() {
+		t.Fatalf("previous %+v; want the complete sweep of %v as baseline, bob not new", prev.Changes, completeAt)
+	}
+}
