@@ -58,6 +58,20 @@ type Enforce struct {
 type Journal struct {
 	Path          string `yaml:"path,omitempty" json:"path,omitempty"`
 	DynamoDBTable string `yaml:"dynamodb_table,omitempty" json:"dynamodb_table,omitempty"`
+	// HistoryDays is how long a recorded scan or enforce run is kept (docs/history.md); 0 or
+	// unset keeps them.
+	HistoryDays *int `yaml:"history_days,omitempty" json:"history_days,omitempty"`
+}
+
+// MaxHistoryDays bounds journal.history_days: a hundred years.
+const MaxHistoryDays = 36500
+
+// HistoryRetention is how long journal.history_days keeps a record, and whether it is set.
+func (j Journal) HistoryRetention() (time.Duration, bool) {
+	if j.HistoryDays == nil {
+		return 0, false
+	}
+	return time.Duration(*j.HistoryDays) * 24 * time.Hour, true
 }
 
 // DefaultMaxActions is the default blast-radius limit.
@@ -361,6 +375,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Journal.Path != "" && c.Journal.DynamoDBTable != "" {
 		errs = append(errs, fmt.Errorf("journal: set path or dynamodb_table, not both"))
+	}
+	if d := c.Journal.HistoryDays; d != nil && (*d < 0 || *d > MaxHistoryDays) {
+		errs = append(errs, fmt.Errorf("journal.history_days: want 0 (keep the history) to %d days, got %d", MaxHistoryDays, *d))
 	}
 	return errors.Join(errs...)
 }

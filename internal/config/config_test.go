@@ -84,6 +84,7 @@ func TestLoadInvalid(t *testing.T) {
 		"exemption-unknown-rule.yaml":          `unknown rule "mfa"`,
 		"not-yaml.yaml":                        "config testdata/not-yaml.yaml",
 		"missing.yaml":                         "no such file",
+		"history-days-negative.yaml":           "journal.history_days: want 0 (keep the history) to 36500 days, got -1",
 	}
 	entries, _ := os.ReadDir("testdata")
 	for _, e := range entries {

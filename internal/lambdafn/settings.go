@@ -154,15 +154,19 @@ func LoadSettings(ctx context.Context, getenv func(string) string, params Parame
 		}
 		o.PasswordUnusedDays, o.KeyUnusedDays = &n, &n
 	}
+	// The environment wins over the configuration's journal.history_days; neither: the default.
 	s.HistoryRetention = DefaultHistoryDays * 24 * time.Hour
+	if d, ok := cfg.Journal.HistoryRetention(); ok {
+		s.HistoryRetention = d
+	}
 	if v := strings.TrimSpace(getenv(EnvHistoryDays)); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 36500 {
+		if err != nil || n < 0 || n > config.MaxHistoryDays {
 			return nil, settingsError("%s=%q: want a whole number of days, or 0 to keep the history forever", EnvHistoryDays, v)
 		}
 		s.HistoryRetention = time.Duration(n) * 24 * time.Hour
 	}
-	o.HistoryRetention = s.HistoryRetention
+	o.HistoryRetention = &s.HistoryRetention
 	if s.Warden, err = warden.Resolve(cfg, source, o); err != nil {
 		return nil, settingsError("%v", err)
 	}

@@ -43,7 +43,8 @@ type Overrides struct {
 	RootUsedDays       *int
 	MaxActions         int
 	Topic              string
-	HistoryRetention   time.Duration
+	// HistoryRetention replaces the configuration's journal.history_days when set.
+	HistoryRetention *time.Duration
 }
 
 // InputError is a setting or an input the operator must correct; Hint says how.
@@ -126,8 +127,12 @@ func Resolve(cfg *config.Config, source string, o Overrides) (*Settings, error) 
 	if topic == "" {
 		topic = cfg.Enforce.SNSTopicARN
 	}
+	retention, _ := cfg.Journal.HistoryRetention()
+	if o.HistoryRetention != nil {
+		retention = *o.HistoryRetention
+	}
 	return &Settings{Config: cfg, ConfigSource: source, Rules: selected, Thresholds: th, Remediations: rem,
-		MaxActions: maxActions, Topic: topic, HistoryRetention: o.HistoryRetention}, nil
+		MaxActions: maxActions, Topic: topic, HistoryRetention: retention}, nil
 }
 
 // pickRules keeps (keep=true) or drops the named rules, rejecting unknown IDs.
