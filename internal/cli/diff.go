@@ -46,7 +46,8 @@ accounts). With one: that record against the one recorded before it. With two: t
 against the second. IDs may be abbreviated to a unique prefix.
 
 Exit codes: 0 no new violation, 1 the later record has violations the earlier did not (new
-findings that are violations, findings that became violations), 2 usage or runtime error.`,
+findings that are violations, findings that became violations), 2 usage or runtime error,
+3 the later record is partial.`,
 		Example: `  iamwarden diff                        # the last two records
   iamwarden diff 01JD3 01JD9 -o json
   iamwarden diff --account 123456789012 -o ocsf`,
@@ -83,7 +84,11 @@ func runDiff(ctx context.Context, g *globals, in *DiffInput) error {
 	if err := writeDiff(g.stdout, d, from, to, format, g.region); err != nil {
 		return fmt.Errorf("write diff: %w", err)
 	}
-	if d.Worse() > 0 {
+	switch {
+	case d.To.Partial:
+		// As for scan: a comparison with an incomplete later record must not pass as clean.
+		return exitError{code: report.ExitPartial}
+	case d.Worse() > 0:
 		return exitError{code: exitWorse}
 	}
 	return nil

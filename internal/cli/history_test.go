@@ -13,6 +13,7 @@ import (
 
 	"github.com/iamwarden/iamwarden/internal/cli"
 	"github.com/iamwarden/iamwarden/internal/history"
+	"github.com/iamwarden/iamwarden/internal/report"
 )
 
 // demoCopy copies the demo export into a temporary directory and applies edits to its files.
@@ -396,8 +397,8 @@ func TestDiffPartialLaterRecordLeavesFindingsUnseen(t *testing.T) {
 	})
 	second := recordScan(t, jf, broken, week[1])
 	code, out, stderr := run(t, cli.Env{}, "diff", "--journal", jf, "-o", "json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	if code != report.ExitPartial {
+		t.Fatalf("exit %d, want %d: an incomplete comparison must not pass as clean: %s", code, report.ExitPartial, stderr)
 	}
 	d := decodeDiff(t, out)
 	if !d.To.Partial || d.From.ID != first || d.To.ID != second {
