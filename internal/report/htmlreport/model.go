@@ -66,6 +66,9 @@ type page struct {
 	AccountOpts []option
 	States      []string
 	Severities  []string
+	// OnDemand says the findings by user are not written as HTML but as data the page's script
+	// shows on demand: there are more than the input's InlineFindings.
+	OnDemand bool
 }
 
 type totals struct {
@@ -483,5 +486,6 @@ func build(in Input) page {
 		p.Severities = append(p.Severities, string(s))
 	}
 	p.Charts, p.HistoryNote = charts(in.History)
+	p.OnDemand = p.Totals.Findings > cmp.Or(in.InlineFindings, DefaultInlineFindings)
 	return p
 }
