@@ -20,7 +20,15 @@ type Input struct {
 	Accounts []Account
 	// History is the series of recorded runs the charts draw, in any order; nil draws none.
 	History []history.Meta
+	// InlineFindings is the most findings the page writes out as HTML, each with its evidence.
+	// Above it, the page holds each user's findings as JSON data, which its script shows on
+	// demand, user by user. Zero means DefaultInlineFindings.
+	InlineFindings int
 }
+
+// DefaultInlineFindings is the most findings a page writes out as HTML unless told otherwise:
+// past a few thousand, a browser takes seconds to open the page.
+const DefaultInlineFindings = 2000
 
 // Account is one account's result, as a scan, an organization scan or the history gives it.
 type Account struct {

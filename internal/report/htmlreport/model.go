@@ -66,6 +66,9 @@ type page struct {
 	AccountOpts []option
 	States      []string
 	Severities  []string
+	// OnDemand says the findings by user are not written as HTML but as data the page's script
+	// shows on demand: there are more than the input's InlineFindings.
+	OnDemand bool
 }
 
 type totals struct {
@@ -116,13 +119,15 @@ type userView struct {
 	Worst                                         string
 	WorstRank                                     int
 	States, Severities                            []string
-	NextDeadline, NextDeadlineText, DeadlineSort  string
+	NextDeadline, NextDeadlineText                string
 	Search                                        string
 	Index                                         int
 	Findings                                      []findingView
 }
 
 type findingView struct {
+	// ID is the finding's ID, masked, when it is not the account, rule, user and key the
+	// finding shows already.
 	ID, Rule, Doc, Title, Severity, State, Resource, Detail string
 	Deadline, DeadlineText                                  string
 	Controls                                                string
@@ -195,11 +200,15 @@ func plural(n int, unit string) string {
 }
 
 // evidence renders a finding's evidence, keys sorted: strings as they are, everything else as
-// compact JSON.
-func evidence(m map[string]any) []kv {
+// compact JSON. What the finding shows already is left out: the deadline, and a grace period
+// given in seconds as well as in words.
+func evidence(f rules.Finding) []kv {
+	m := f.Evidence
 	keys := make([]string, 0, len(m))
 	for k := range m {
-		keys = append(keys, k)
+		if !repeated(f, k) {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	out := make([]kv, 0, len(keys))
@@ -223,6 +232,48 @@ func evidence(m map[string]any) []kv {
 		out = append(out, kv{Key: text(k), Value: text(v)})
 	}
 	return out
+}
+
+// repeated says whether the evidence under key k repeats what the finding shows elsewhere.
+func repeated(f rules.Finding, k string) bool {
+	switch k {
+	case "deadline":
+		s, ok := f.Evidence[k].(string)
+		if !ok || f.Deadline == nil {
+			return false
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		return err == nil && t.Equal(*f.Deadline)
+	case "grace_seconds":
+		words, _ := f.Evidence["grace"].(string)
+		d, err := time.ParseDuration(words)
+		var secs float64
+		switch n := f.Evidence[k].(type) {
+		case int64:
+			secs = float64(n)
+		case int:
+			secs = float64(n)
+		case float64: // as JSON decodes it
+			secs = n
+		default:
+			return false
+		}
+		return err == nil && d == time.Duration(secs)*time.Second
+	}
+	return false
+}
+
+// shownID is the finding's ID when the page must show it: when it is not made of the account,
+// rule, user and resource the finding shows, as IDs are.
+func shownID(account string, f rules.Finding) string {
+	made := cmp.Or(f.AccountID, account) + "/" + f.Rule + "/" + f.Principal
+	if f.Resource != "" {
+		made += "/" + f.Resource
+	}
+	if f.ID == made {
+		return ""
+	}
+	return text(rules.MaskFindingID(f.ID))
 }
 
 func accountLabel(id, name string) string {
@@ -340,9 +391,9 @@ func build(in Input) page {
 			if sc := bySev[f.Severity]; sc != nil {
 				sc.add(f.State)
 			}
-			fv := findingView{ID: text(rules.MaskFindingID(f.ID)), Rule: text(f.Rule), Doc: docLink(f.Rule), Title: text(f.Title),
+			fv := findingView{ID: shownID(a.AccountID, f), Rule: text(f.Rule), Doc: docLink(f.Rule), Title: text(f.Title),
 				Severity: text(string(f.Severity)), State: text(string(f.State)), Resource: text(rules.MaskKeyID(f.Resource)),
-				Detail: text(f.Detail), Controls: text(strings.Join(f.Controls, ", ")), Evidence: evidence(f.Evidence)}
+				Detail: text(f.Detail), Controls: text(strings.Join(f.Controls, ", ")), Evidence: evidence(f)}
 			if f.KeyIDUnknown != nil {
 				fv.KeyNote = text(rules.KeyIDNote(inventory.AccessKey{Unmatched: f.KeyIDUnknown}))
 			}
@@ -383,10 +434,14 @@ func build(in Input) page {
 		u.Anchor, u.Index = anchor(i), i
 		slices.SortFunc(u.States, func(a, b string) int { return stateRank(rules.State(a)) - stateRank(rules.State(b)) })
 		slices.SortFunc(u.Severities, func(a, b string) int { return severityRank(rules.Severity(a)) - severityRank(rules.Severity(b)) })
-		u.DeadlineSort = cmp.Or(u.NextDeadline, "~")
-		search := []string{u.Principal, u.ARN, u.AccountLabel}
+		// The page's script adds the name and the account, which the row shows.
+		search := []string{u.ARN}
 		for _, f := range u.Findings {
-			search = append(search, f.Rule, f.Resource)
+			for _, s := range []string{f.Rule, f.Resource} {
+				if s != "" && !slices.Contains(search, s) {
+					search = append(search, s)
+				}
+			}
 			if f.Exemption != nil {
 				e := *f.Exemption
 				e.Anchor = u.Anchor
@@ -431,5 +486,6 @@ func build(in Input) page {
 		p.Severities = append(p.Severities, string(s))
 	}
 	p.Charts, p.HistoryNote = charts(in.History)
+	p.OnDemand = p.Totals.Findings > cmp.Or(in.InlineFindings, DefaultInlineFindings)
 	return p
 }

@@ -2,6 +2,7 @@ package htmlreport_test
 
 import (
 	"bytes"
+	"html"
 	"regexp"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func TestCSPHashesTheInlineBlocks(t *testing.T) {
 	if m == nil {
 		t.Fatal("no Content-Security-Policy meta tag")
 	}
-	csp := strings.ReplaceAll(m[1], "&#39;", "'")
+	csp := html.UnescapeString(m[1])
 	styles, scripts := styleRe.FindAllStringSubmatch(page, -1), scriptRe.FindAllStringSubmatch(page, -1)
 	if len(styles) != 1 || len(scripts) != 1 {
 		t.Fatalf("want one style and one script block, got %d and %d", len(styles), len(scripts))
@@ -111,7 +112,10 @@ func TestKeyIDsMasked(t *testing.T) {
 		Evidence: map[string]any{"candidates": []string{key, "ASIAY34FZKBOKMUTVV7A"}, "key_id": key}},
 		rules.Finding{ID: r.AccountID + "/access-key-not-rotated/zed/access_key_2", Rule: "access-key-not-rotated", Severity: rules.SeverityMedium,
 			State: rules.StateViolation, Principal: "zed", Resource: "access_key_2",
-			KeyIDUnknown: &inventory.UnmatchedKey{Reason: inventory.UnmatchedLastUseDiffers, Candidates: []string{"AKIAJJJJJJJJJJJJ7777", "AKIAKKKKKKKKKKKK8888"}}})
+			KeyIDUnknown: &inventory.UnmatchedKey{Reason: inventory.UnmatchedLastUseDiffers, Candidates: []string{"AKIAJJJJJJJJJJJJ7777", "AKIAKKKKKKKKKKKK8888"}}},
+		// An ID that is not the finding's account, rule, user and key is shown, masked.
+		rules.Finding{ID: r.AccountID + "/access-key-inactive/zed/" + key, Rule: "access-key-inactive", Severity: rules.SeverityLow,
+			State: rules.StateViolation, Principal: "zed", Resource: "access_key_1"})
 	in.Accounts[1].Enforce.Actions = append(in.Accounts[1].Enforce.Actions, htmlreport.Action{Kind: "deactivate-key", Principal: "zed", Resource: key})
 	page := render(t, in)
 	for _, whole := range []string{key, "ASIAY34FZKBOKMUTVV7A", "AKIAJJJJJJJJJJJJ7777", "AKIAKKKKKKKKKKKK8888", "AKIALTT72SV5NISCXPSV", "AKIAMU4MMMKKFPQJJE5P"} {
@@ -161,4 +165,25 @@ func TestSummaryAndSections(t *testing.T) {
 		}
 	}
 	t.Logf("page: %d bytes", len(page))
+}
+
+// What a finding shows already is not repeated in its evidence: its ID when made of its
+// account, rule, user and key, its deadline, its grace period in seconds. A violation's past
+// deadline is only in its evidence, and stays.
+func TestEvidenceLeavesOutWhatTheFindingShows(t *testing.T) {
+	page := render(t, demoInput(t))
+	if n := strings.Count(page, "<dt>deadline</dt>"); n != 3 {
+		t.Errorf("%d deadlines in evidence, want the 3 violations'", n)
+	}
+	for _, gone := range []string{"<dt>finding</dt>", "<dd>2026-11-21T03:00:00Z</dd>", "<dt>grace_seconds</dt>"} {
+		if strings.Contains(page, gone) {
+			t.Errorf("page holds %s", gone)
+		}
+	}
+	for _, kept := range []string{"<dt>grace</dt><dd>24h</dd>", "<dt>controls</dt><dd>FSBP IAM.5, CIS v5.0.0 1.9, CIS v3.0.0 1.10</dd>",
+		`<p>Deadline: <time datetime="2026-11-21T03:00:00Z">`} {
+		if !strings.Contains(page, kept) {
+			t.Errorf("page lacks %s", kept)
+		}
+	}
 }

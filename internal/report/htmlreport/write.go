@@ -39,6 +39,8 @@ type document struct {
 	CSS template.CSS
 	JS  template.JS
 	P   page
+	// Data is the findings by user as JSON, when the page shows them on demand.
+	Data template.JS
 }
 
 // Write renders the page. The same input gives the same bytes.
@@ -46,6 +48,12 @@ func Write(w io.Writer, in Input) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	// The style and script are this package's constants; their hashes are in the policy.
 	doc := document{CSP: CSP(), CSS: template.CSS(pageCSS), JS: template.JS(pageJS), P: build(in)}
+	if doc.P.OnDemand {
+		var err error
+		if doc.Data, err = findingsJSON(doc.P); err != nil {
+			return err
+		}
+	}
 	if err := tmpl.Execute(bw, doc); err != nil {
 		return err
 	}
