@@ -33,9 +33,11 @@ type ReportInput struct {
 	// History draws the charts from the journal store's history when Inputs are given.
 	History bool
 	// Since bounds the history the charts draw, back from now (e.g. 90d); empty draws it all.
-	Since   string
-	Title   string
-	Journal journalFlags
+	Since string
+	Title string
+	// InlineFindings is the most findings written out as HTML; past it they are shown on demand.
+	InlineFindings int
+	Journal        journalFlags
 }
 
 func newReportCmd(g *globals) *cobra.Command {
@@ -69,6 +71,7 @@ See docs/report.md.`,
 	f.BoolVar(&in.History, "history", false, "with --input: draw the charts from the journal store's history of the inputs' accounts")
 	f.StringVar(&in.Since, "since", "", "chart the history of this long back from now, e.g. 90d (default: all of it)")
 	f.StringVar(&in.Title, "title", "", "the page's title (default: iamwarden report)")
+	f.IntVar(&in.InlineFindings, "inline-findings", htmlreport.DefaultInlineFindings, "write at most N findings out as HTML (printable, readable without JavaScript); past that, each user's findings are shown on demand")
 	addJournalFlags(f, &in.Journal)
 	return cmd
 }
@@ -80,6 +83,9 @@ func runReport(ctx context.Context, g *globals, in *ReportInput) error {
 	if !in.HTML {
 		return usageError{err: errors.New("report writes HTML only for now, and --html is required"), hint: "iamwarden report --html --out report.html"}
 	}
+	if in.InlineFindings < 1 {
+		return usageError{err: fmt.Errorf("--inline-findings must be at least 1, got %d", in.InlineFindings), hint: fmt.Sprintf("--inline-findings %d", htmlreport.DefaultInlineFindings)}
+	}
 	now := g.now()
 	var since time.Time
 	if in.Since != "" {
@@ -89,7 +95,7 @@ func runReport(ctx context.Context, g *globals, in *ReportInput) error {
 		}
 		since = now.Add(-d)
 	}
-	page := htmlreport.Input{Title: in.Title, GeneratedAt: now, Version: currentVersion().Version}
+	page := htmlreport.Input{Title: in.Title, GeneratedAt: now, Version: currentVersion().Version, InlineFindings: in.InlineFindings}
 	if len(in.Inputs) > 0 {
 		accounts, err := readReportInputs(g, in.Inputs)
 		if err != nil {

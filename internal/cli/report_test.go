@@ -108,6 +108,25 @@ func TestReportJoinsScanAndEnforce(t *testing.T) {
 	}
 }
 
+// The demo's findings are written out as HTML; with --inline-findings below their number they are
+// data the page shows on demand.
+func TestReportInlineFindings(t *testing.T) {
+	scan := demoScanJSON(t)
+	const data = `id="findings-data"`
+	for _, c := range []struct {
+		args   []string
+		inline bool
+	}{{nil, true}, {[]string{"--inline-findings", "5"}, false}, {[]string{"--inline-findings", "1000"}, true}} {
+		code, page, stderr := run(t, cli.Env{}, append([]string{"report", "--html", "--input", scan}, c.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, stderr)
+		}
+		if got := !strings.Contains(page, data); got != c.inline {
+			t.Errorf("%v: findings written out as HTML %v, want %v", c.args, got, c.inline)
+		}
+	}
+}
+
 func TestReportRefusals(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, data string) string {
@@ -131,6 +150,7 @@ func TestReportRefusals(t *testing.T) {
 		{"other JSON", []string{"report", "--html", "--input", policy}, []string{"policy.json: not a JSON document of iamwarden scan -o json", "its fields are Statement, Version"}},
 		{"malformed", []string{"report", "--html", "--input", scan, "--input", broken}, []string{"broken.json: malformed JSON"}},
 		{"bad --since", []string{"report", "--html", "--input", scan, "--since", "soon"}, []string{`--since: invalid duration "soon"`}},
+		{"--inline-findings 0", []string{"report", "--html", "--input", scan, "--inline-findings", "0"}, []string{"--inline-findings must be at least 1", "try: --inline-findings 2000"}},
 		{"--history without --input", []string{"report", "--html", "--history", "--journal", filepath.Join(dir, "j.db")}, []string{"--history adds"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
