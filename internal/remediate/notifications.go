@@ -59,18 +59,26 @@ func (e *Executor) SweepSummary(ctx context.Context, p Plan, o *Outcome, prev *P
 		s.Changes = prev.Changes
 	}
 	unchanged := 0
+	// A failure of an action planned before sends nothing by itself (its action-failed event
+	// went out), but is listed when a summary goes out anyway.
+	var failedAgain []notify.SummaryLine
 	for _, r := range o.Results {
-		if prev.compared() && r.Status != StatusDone && prev.planned(r.Action) {
+		line := notify.SummaryLine{Principal: r.Action.Principal, Action: string(r.Action.Kind),
+			Resource: r.Action.Resource, Rule: r.Action.Rule, Status: string(r.Status)}
+		switch {
+		case !prev.compared() || r.Status == StatusDone || !prev.planned(r.Action):
+			s.Lines = append(s.Lines, line)
+		case r.Status == StatusFailed:
+			failedAgain = append(failedAgain, line)
+		default:
 			unchanged++
-			continue
 		}
-		s.Lines = append(s.Lines, notify.SummaryLine{Principal: r.Action.Principal, Action: string(r.Action.Kind),
-			Resource: r.Action.Resource, Rule: r.Action.Rule, Status: string(r.Status)})
 	}
 	if prev.compared() {
 		if s.Changes.Empty() && len(s.Lines) == 0 {
 			return false // nothing changed since the previous sweep, and nothing was done
 		}
+		s.Lines = append(s.Lines, failedAgain...)
 		c := *s.Changes
 		c.UnchangedActions = unchanged
 		s.Changes = &c

@@ -139,8 +139,10 @@ func TestSweepSummaryOfAnEnforceRun(t *testing.T) {
 			previous("", &notify.ChangeSummary{First: true}), []string{"alice"}, true},
 		{"the same failure again, nothing changed", remediate.Outcome{Results: []remediate.Result{result(alice, remediate.StatusFailed)}},
 			previous("r1", &notify.ChangeSummary{Since: since}, alice), nil, false},
-		{"an action done is listed", remediate.Outcome{Results: []remediate.Result{result(alice, remediate.StatusFailed), result(bob, remediate.StatusDone)}},
-			previous("r2", &notify.ChangeSummary{Since: since}, alice, bob), []string{"bob"}, true},
+		// A failure seen before sends nothing by itself, but a summary sent anyway lists it: its
+		// count alone would leave the reader asking which action failed.
+		{"an action done is listed, with the failure", remediate.Outcome{Results: []remediate.Result{result(alice, remediate.StatusFailed), result(bob, remediate.StatusDone)}},
+			previous("r2", &notify.ChangeSummary{Since: since}, alice, bob), []string{"bob", "alice"}, true},
 		{"a refused plan tells nothing", remediate.Outcome{Refused: "blast radius"},
 			previous("r3", &notify.ChangeSummary{Since: since, New: []notify.ChangeLine{{Principal: "bob"}}}), nil, false},
 	}
