@@ -439,17 +439,7 @@ func (j *Journal) List(ctx context.Context, f journal.Filter) ([]journal.Entry, 
 		return entries, nil
 	}
 
-	// CreatedKey is "<time>#<id>": "<since>" sorts before every key at or after since, and
-	// "<until>" after every key before until, so the bounds are exactly [Since, Until).
-	key := x.name(hashAttr) + " = " + x.value(hashValue)
-	switch sk := attrCreatedKey; {
-	case !f.Since.IsZero() && !f.Until.IsZero():
-		key += " AND " + x.name(sk) + " BETWEEN " + x.value(journal.FormatTime(f.Since)) + " AND " + x.value(journal.FormatTime(f.Until))
-	case !f.Since.IsZero():
-		key += " AND " + x.name(sk) + " >= " + x.value(journal.FormatTime(f.Since))
-	case !f.Until.IsZero():
-		key += " AND " + x.name(sk) + " < " + x.value(journal.FormatTime(f.Until))
-	}
+	key := x.keyCondition(hashAttr, hashValue, f.Since, f.Until)
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(j.table),
 		IndexName:                 aws.String(index),

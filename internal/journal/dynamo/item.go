@@ -112,20 +112,30 @@ func isAction(item map[string]types.AttributeValue) bool {
 	return ok && v.Value == typeAction
 }
 
+// itemReader reads an item's attributes, collecting what is malformed instead of stopping at it,
+// so an error names every problem of the item.
+type itemReader struct {
+	item     map[string]types.AttributeValue
+	problems []string
+}
+
+// str reads a string attribute; absent is "".
+func (r *itemReader) str(name string) string {
+	switch v := r.item[name].(type) {
+	case nil:
+		return ""
+	case *types.AttributeValueMemberS:
+		return v.Value
+	default:
+		r.problems = append(r.problems, fmt.Sprintf("%s is %T, want a string", name, v))
+		return ""
+	}
+}
+
 // fromItem reads an entry.
 func fromItem(item map[string]types.AttributeValue) (journal.Entry, error) {
-	var problems []string
-	s := func(name string) string {
-		switch v := item[name].(type) {
-		case nil:
-			return ""
-		case *types.AttributeValueMemberS:
-			return v.Value
-		default:
-			problems = append(problems, fmt.Sprintf("%s is %T, want a string", name, v))
-			return ""
-		}
-	}
+	r := &itemReader{item: item}
+	s := r.str
 	e := journal.Entry{
 		ActionID: s(attrActionID), RunID: s(attrRunID), AccountID: s(attrAccountID),
 		Kind: journal.Kind(s(attrKind)), Principal: s(attrPrincipal), UserID: s(attrUserID), Resource: s(attrResource),
@@ -139,23 +149,23 @@ func fromItem(item map[string]types.AttributeValue) (journal.Entry, error) {
 		for k, v := range m.Value {
 			sv, ok := v.(*types.AttributeValueMemberS)
 			if !ok {
-				problems = append(problems, fmt.Sprintf("prior state %q is %T, want a string", k, v))
+				r.problems = append(r.problems, fmt.Sprintf("prior state %q is %T, want a string", k, v))
 				continue
 			}
 			e.Prior[k] = sv.Value
 		}
 	default:
-		problems = append(problems, fmt.Sprintf("%s is %T, want a map", attrPrior, m))
+		r.problems = append(r.problems, fmt.Sprintf("%s is %T, want a map", attrPrior, m))
 	}
 	var err error
 	if e.CreatedAt, err = journal.ParseTime(s(attrCreatedAt)); err != nil {
-		problems = append(problems, err.Error())
+		r.problems = append(r.problems, err.Error())
 	}
 	if e.UpdatedAt, err = journal.ParseTime(s(attrUpdatedAt)); err != nil {
-		problems = append(problems, err.Error())
+		r.problems = append(r.problems, err.Error())
 	}
-	if len(problems) > 0 {
-		return journal.Entry{}, fmt.Errorf("malformed item %q: %s", e.ActionID, strings.Join(problems, "; "))
+	if len(r.problems) > 0 {
+		return journal.Entry{}, fmt.Errorf("malformed item %q: %s", e.ActionID, strings.Join(r.problems, "; "))
 	}
 	return e, nil
 }
@@ -193,6 +203,23 @@ func (x *expr) in(attr string, vs []string) string {
 		ph[i] = x.value(v)
 	}
 	return x.name(attr) + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+// keyCondition writes an index query's key condition: the hash key equal to value, and the
+// created key within [since, until) for the times that are set. CreatedKey is "<time>#<id>":
+// "<since>" sorts before every key at or after since, and "<until>" after every key before
+// until, so the bounds are exact.
+func (x *expr) keyCondition(hashAttr, value string, since, until time.Time) string {
+	key := x.name(hashAttr) + " = " + x.value(value)
+	switch sk := attrCreatedKey; {
+	case !since.IsZero() && !until.IsZero():
+		key += " AND " + x.name(sk) + " BETWEEN " + x.value(journal.FormatTime(since)) + " AND " + x.value(journal.FormatTime(until))
+	case !since.IsZero():
+		key += " AND " + x.name(sk) + " >= " + x.value(journal.FormatTime(since))
+	case !until.IsZero():
+		key += " AND " + x.name(sk) + " < " + x.value(journal.FormatTime(until))
+	}
+	return key
 }
 
 // window writes the conditions that keep items created at or after since and before until (the

@@ -203,18 +203,8 @@ func itemType(item map[string]types.AttributeValue) string {
 
 // fromRunItem reads a head item; the body fields are absent from a listing's projection.
 func fromRunItem(item map[string]types.AttributeValue) (runHead, error) {
-	var problems []string
-	s := func(name string) string {
-		switch v := item[name].(type) {
-		case nil:
-			return ""
-		case *types.AttributeValueMemberS:
-			return v.Value
-		default:
-			problems = append(problems, fmt.Sprintf("%s is %T, want a string", name, v))
-			return ""
-		}
-	}
+	r := &itemReader{item: item}
+	s := r.str
 	n := func(name string) int {
 		switch v := item[name].(type) {
 		case nil:
@@ -222,11 +212,11 @@ func fromRunItem(item map[string]types.AttributeValue) (runHead, error) {
 		case *types.AttributeValueMemberN:
 			i, err := strconv.Atoi(v.Value)
 			if err != nil || i < 0 {
-				problems = append(problems, fmt.Sprintf("%s is %q, want a count", name, v.Value))
+				r.problems = append(r.problems, fmt.Sprintf("%s is %q, want a count", name, v.Value))
 			}
 			return i
 		default:
-			problems = append(problems, fmt.Sprintf("%s is %T, want a number", name, v))
+			r.problems = append(r.problems, fmt.Sprintf("%s is %T, want a number", name, v))
 			return 0
 		}
 	}
@@ -240,19 +230,19 @@ func fromRunItem(item map[string]types.AttributeValue) (runHead, error) {
 	case *types.AttributeValueMemberB:
 		h.run.Meta = m.Value
 	default:
-		problems = append(problems, fmt.Sprintf("%s is %T, want binary", attrRunMeta, m))
+		r.problems = append(r.problems, fmt.Sprintf("%s is %T, want binary", attrRunMeta, m))
 	}
 	var err error
 	if h.run.RecordedAt, err = journal.ParseTime(s(attrRecordedAt)); err != nil {
-		problems = append(problems, err.Error())
+		r.problems = append(r.problems, err.Error())
 	}
 	if e := s(attrExpires); e != "" {
 		if h.run.ExpiresAt, err = journal.ParseTime(e); err != nil {
-			problems = append(problems, err.Error())
+			r.problems = append(r.problems, err.Error())
 		}
 	}
-	if len(problems) > 0 {
-		return runHead{}, fmt.Errorf("malformed item %q: %s", key, strings.Join(problems, "; "))
+	if len(r.problems) > 0 {
+		return runHead{}, fmt.Errorf("malformed item %q: %s", key, strings.Join(r.problems, "; "))
 	}
 	return h, nil
 }
@@ -357,16 +347,7 @@ func (j *Journal) ListRuns(ctx context.Context, f journal.RunFilter) ([]journal.
 		return runs, nil
 	}
 
-	// The same key conditions as List: CreatedKey "<time>#<id>" bounds are exactly [Since, Until).
-	key := x.name(attrAccountID) + " = " + x.value(f.AccountID)
-	switch sk := attrCreatedKey; {
-	case !f.Since.IsZero() && !f.Until.IsZero():
-		key += " AND " + x.name(sk) + " BETWEEN " + x.value(journal.FormatTime(f.Since)) + " AND " + x.value(journal.FormatTime(f.Until))
-	case !f.Since.IsZero():
-		key += " AND " + x.name(sk) + " >= " + x.value(journal.FormatTime(f.Since))
-	case !f.Until.IsZero():
-		key += " AND " + x.name(sk) + " < " + x.value(journal.FormatTime(f.Until))
-	}
+	key := x.keyCondition(attrAccountID, f.AccountID, f.Since, f.Until)
 	p := dynamodb.NewQueryPaginator(j.client, &dynamodb.QueryInput{
 		TableName:                 aws.String(j.table),
 		IndexName:                 aws.String(IndexAccount),
