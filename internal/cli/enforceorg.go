@@ -111,15 +111,7 @@ func runEnforceOrganization(ctx context.Context, g *globals, in *EnforceInput, s
 			fmt.Fprintf(g.stdout, "STOPPED: %s\n", report.SafeText(runErr.Error()))
 		}
 	}
-	var recordErr error
-	if o.History != nil {
-		for _, m := range o.History.Recorded() {
-			printRecorded(g.stderr, m)
-		}
-		if err := o.History.Err(); err != nil {
-			recordErr = recordFailure(g, settings.Config, in.Journal, err)
-		}
-	}
+	recordErr := printRecorder(g, settings, in.Journal, o.History)
 	switch {
 	case errors.Is(runErr, warden.ErrOrgBlastRadius):
 		return usageError{err: runErr}

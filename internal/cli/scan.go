@@ -365,13 +365,8 @@ func scanOrganization(ctx context.Context, g *globals, in *ScanInput, settings *
 			fmt.Fprintf(g.stderr, "%s: account %s: %s\n", a.Status, a.AccountID, report.SafeText(a.Error))
 		}
 	}
-	if o.History != nil {
-		for _, m := range o.History.Recorded() {
-			printRecorded(g.stderr, m)
-		}
-		if err := o.History.Err(); err != nil {
-			return recordFailure(g, settings.Config, in.Journal, err)
-		}
+	if err := printRecorder(g, settings, in.Journal, o.History); err != nil {
+		return err
 	}
 	if code := totals.ExitCode(); code != 0 {
 		return exitError{code: code}
@@ -389,6 +384,21 @@ func scanJournal(ctx context.Context, g *globals, in *ScanInput, s *warden.Setti
 		return nil, nil
 	}
 	return graceJournal(ctx, g, s)
+}
+
+// printRecorder says on stderr which records an organization run was kept as, and returns the
+// failure to record any of them; nil without --record.
+func printRecorder(g *globals, s *warden.Settings, jf journalFlags, r *warden.Recorder) error {
+	if r == nil {
+		return nil
+	}
+	for _, m := range r.Recorded() {
+		printRecorded(g.stderr, m)
+	}
+	if err := r.Err(); err != nil {
+		return recordFailure(g, s.Config, jf, err)
+	}
+	return nil
 }
 
 // printRecorded says on stderr which record a run was kept as.

@@ -115,15 +115,6 @@ func (s *Store) Pair(ctx context.Context, accountID string, ids ...string) (from
 	return nil, nil, fmt.Errorf("compare two records, not %d", len(ids))
 }
 
-// Between compares the records Pair picks.
-func (s *Store) Between(ctx context.Context, accountID string, ids ...string) (*Diff, error) {
-	from, to, err := s.Pair(ctx, accountID, ids...)
-	if err != nil {
-		return nil, err
-	}
-	return Compare(from, to)
-}
-
 // onlyAccount is the account of every record, when there is one.
 func (s *Store) onlyAccount(ctx context.Context) (string, error) {
 	metas, err := s.List(ctx, Filter{})

@@ -92,7 +92,11 @@ func TestPairRefuses(t *testing.T) {
 	if _, _, err = pairIDs(t, s, "222222222222"); !errors.Is(err, history.ErrTooFew) {
 		t.Errorf("account with one record: %v", err)
 	}
-	if _, err := s.Between(context.Background(), "", "01A3", "01B1"); err == nil {
+	from, to, err := s.Pair(context.Background(), "", "01A3", "01B1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := history.Compare(from, to); err == nil {
 		t.Error("records of two accounts compared")
 	}
 }
